@@ -1,0 +1,45 @@
+"""dagc: an MLIR-style multi-level compiler for PyTorch models, written on xDSL.
+
+The public API (see DESIGN.md section 3)::
+
+    m = dagc.import_torch(model, example_inputs, leaf_modules=(), concrete_args=None)
+    m = dagc.parse(text) / dagc.load("model.mlir");  m.save("model.mlir");  str(m)
+    m = dagc.run_pipeline(m, "builtin.module(canonicalize,cse)")
+    net = dagc.to_torch(m)
+    dagable, undagable = dagc.look_for_dagable_modules(model, example_inputs)
+
+Heavy imports (torch, the frontends) happen on first use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "Module",
+    "import_torch",
+    "load",
+    "look_for_dagable_modules",
+    "parse",
+    "run_pipeline",
+    "to_torch",
+]
+
+_LAZY = {
+    "Module": "dagc.ir",
+    "parse": "dagc.ir",
+    "load": "dagc.ir",
+    "import_torch": "dagc.compiler.torch_frontend",
+    "look_for_dagable_modules": "dagc.compiler.torch_frontend",
+    "ImportError_": "dagc.compiler.torch_frontend",
+    "to_torch": "dagc.runtime.reference",
+    "run_pipeline": "dagc.compiler.pipeline",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'dagc' has no attribute {name!r}")

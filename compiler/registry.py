@@ -1,0 +1,87 @@
+"""The one place where dagc's dialects and passes are registered.
+
+Every dialect and pass is named here with a lazy loader, so that `dag-opt`,
+`dagc.run_pipeline` and xDSL's own `xdsl-opt` (through the ``xdsl.universe``
+entry point in pyproject.toml) see the same set. Passes from other packages are
+found through the same ``xdsl.universe`` entry-point group (see
+docs/writing-a-pass.md), so nobody forks dagc to add a pass.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+from xdsl.ir import Dialect
+from xdsl.passes import ModulePass
+from xdsl.universe import Universe
+
+
+def _lazy(path: str) -> Callable[[], object]:
+    """Return a loader for ``"module.path:Attr"`` that imports on first call."""
+    module_name, attr = path.split(":")
+
+    def load():
+        return getattr(importlib.import_module(module_name), attr)
+
+    return load
+
+
+# Dialect name -> "module:Dialect object".
+_DIALECTS: dict[str, str] = {
+    "dag": "dagc.dialects.dag:Dag",
+    # -- device dialect --
+    "device": "dagc.dialects.device:Device",
+    # -- spirv dialect --
+    "spirv": "dagc.dialects.spirv:SPIRV",
+}
+
+# Pass name -> "module:ModulePass subclass".
+_PASSES: dict[str, str] = {
+    # -- dag passes --
+    "dag-canonicalize": "dagc.passes.canonicalize:DagCanonicalizePass",
+    # -- lowering: dag -> linalg --
+    # -- lowering: bufferization --
+    # -- lowering: std -> llvm --
+    # -- lowering: gpu / spirv --
+    # -- pipelines --
+}
+
+
+def _available(path: str) -> bool:
+    module_name = path.split(":")[0]
+    return importlib.util.find_spec(module_name) is not None
+
+
+def dagc_dialects() -> dict[str, Callable[[], Dialect]]:
+    """dagc's own dialects, name -> loader (only those whose file exists)."""
+    return {n: _lazy(p) for n, p in _DIALECTS.items() if _available(p)}  # type: ignore[misc]
+
+
+def dagc_passes() -> dict[str, Callable[[], type[ModulePass]]]:
+    """dagc's own passes, name -> loader (only those whose file exists)."""
+    return {n: _lazy(p) for n, p in _PASSES.items() if _available(p)}  # type: ignore[misc]
+
+
+DAGC_UNIVERSE = Universe(all_dialects=dagc_dialects(), all_passes=dagc_passes())
+"""The ``xdsl.universe`` entry point: makes dagc visible to ``xdsl-opt`` too."""
+
+
+def all_dialects() -> dict[str, Callable[[], Dialect]]:
+    """xDSL's dialects, every installed plugin's, and dagc's (dagc wins on clashes)."""
+    from xdsl.dialects import get_all_dialects
+
+    dialects = dict(get_all_dialects())
+    dialects.update(Universe.get_multiverse().all_dialects)
+    dialects.update(dagc_dialects())
+    return dialects
+
+
+def all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
+    """xDSL's passes, every installed plugin's, and dagc's (dagc wins on clashes)."""
+    from xdsl.transforms import get_all_passes
+
+    passes = dict(get_all_passes())
+    passes.update(Universe.get_multiverse().all_passes)
+    passes.update(dagc_passes())
+    return passes

@@ -1,0 +1,1 @@
+"""dagc.examples"""
