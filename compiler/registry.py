@@ -39,7 +39,6 @@ _DIALECTS: dict[str, str] = {
 # Pass name -> "module:ModulePass subclass".
 _PASSES: dict[str, str] = {
     # -- dag passes --
-    "dag-canonicalize": "dagc.passes.canonicalize:DagCanonicalizePass",
     # -- lowering: dag -> linalg --
     # -- lowering: bufferization --
     # -- lowering: std -> llvm --

@@ -55,7 +55,7 @@ from xdsl.irdl import (
 )
 from xdsl.parser import Parser
 from xdsl.printer import Printer
-from xdsl.traits import Pure
+from xdsl.traits import HasCanonicalizationPatternsTrait, Pure
 from xdsl.utils.exceptions import VerifyException
 
 Shape = tuple[int, ...]
@@ -116,6 +116,20 @@ def _check_dim(dim: int, rank: int, what: str = "dim") -> None:
 # ----------------------------------------------------------------------------
 # The shared base
 # ----------------------------------------------------------------------------
+
+
+class DagCanonicalize(HasCanonicalizationPatternsTrait):
+    """Gives an op the patterns of :mod:`dagc.passes.canonicalize` (used by xDSL's
+    ``canonicalize`` pass)."""
+
+    def get_patterns(self, op):
+        from dagc.passes.canonicalize import PATTERNS
+
+        return PATTERNS.get(op, ())
+
+    @classmethod
+    def get_canonicalization_patterns(cls):
+        return ()
 
 
 class DagOp(IRDLOperation):
@@ -748,6 +762,7 @@ class ReshapeOp(ShapedByResultOp):
     """Row-major reshape (view/reshape/flatten/squeeze/unsqueeze import as this)."""
 
     name = "dag.reshape"
+    traits = traits_def(Pure(), DagCanonicalize())
 
     def verify_shapes(self, src: Shape, dst: Shape) -> None:
         if math.prod(src) != math.prod(dst):
@@ -762,6 +777,7 @@ class ExpandOp(ShapedByResultOp):
     """Broadcast to the result shape (``Tensor.expand`` / ``broadcast_to``)."""
 
     name = "dag.expand"
+    traits = traits_def(Pure(), DagCanonicalize())
 
     def verify_shapes(self, src: Shape, dst: Shape) -> None:
         if broadcast_shapes(src, dst) != dst:
@@ -792,6 +808,7 @@ class PermuteOp(DagOp):
     """Permute dims: ``result.shape[i] = input.shape[perm[i]]``."""
 
     name = "dag.permute"
+    traits = traits_def(Pure(), DagCanonicalize())
     input = operand_def(TensorType)
     result = result_def(TensorType)
     perm = prop_def(DenseArrayBase)
@@ -808,6 +825,7 @@ class ConcatOp(DagOp):
     """Concatenate along ``dim`` (``torch.cat``)."""
 
     name = "dag.concat"
+    traits = traits_def(Pure(), DagCanonicalize())
     inputs = var_operand_def(TensorType)
     result = result_def(TensorType)
     dim = prop_def(IntegerAttr)
@@ -831,6 +849,7 @@ class SliceOp(DagOp):
     as one slice per piece); ``0 <= start <= end <= size``, ``step >= 1``."""
 
     name = "dag.slice"
+    traits = traits_def(Pure(), DagCanonicalize())
     input = operand_def(TensorType)
     result = result_def(TensorType)
     dim = prop_def(IntegerAttr)
@@ -873,6 +892,7 @@ class PadOp(DagOp):
     (with ``value``), ``reflect`` or ``replicate``."""
 
     name = "dag.pad"
+    traits = traits_def(Pure(), DagCanonicalize())
     input = operand_def(TensorType)
     result = result_def(TensorType)
     pads = prop_def(DenseArrayBase)
