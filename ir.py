@@ -226,16 +226,28 @@ class Module:
         """The textual IR; resources with more than ``elide_larger_than`` elements
         are left out of the trailer (the IR then no longer carries those weights)."""
         stream = io.StringIO()
-        printer = Printer(stream=stream, print_generic_format=generic)
-        printer.print_op(self.op)
+        Printer(stream=stream, print_generic_format=generic).print_op(self.op)
+        stream.write("\n")
         store = self.resources
         store.elide_larger_than = elide_larger_than
         try:
-            printer.print_metadata([self.ctx.get_dialect("builtin")])
+            blobs = store.build_resources(sorted(self.referenced_handles()))
         finally:
             store.elide_larger_than = None
-        stream.write("\n")
+        if blobs:
+            entries = ",\n".join(f'      {k}: "{v}"' for k, v in blobs.items())
+            stream.write("\n{-#\n  dialect_resources: {\n    builtin: {\n"
+                         f"{entries}\n    }}\n  }}\n#-}}\n")
         return stream.getvalue()
+
+    def referenced_handles(self) -> set[str]:
+        """Handles of every ``dense_resource`` attribute used by an op."""
+        handles = set()
+        for op in self.op.walk():
+            for attr in (*op.properties.values(), *op.attributes.values()):
+                if isinstance(attr, DenseResourceAttr):
+                    handles.add(attr.resource_handle.data)
+        return handles
 
     def __str__(self) -> str:
         return self.to_text()

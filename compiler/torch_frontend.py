@@ -992,6 +992,7 @@ class _FunctionImporter:
     problems: list[Problem]
     sym_name: str = "forward"
     prefix: str = ""
+    called: set[str] = field(default_factory=set)
 
     def run(self) -> FuncOp | None:
         placeholders = [n for n in self.gm.graph.nodes if n.op == "placeholder"
@@ -1009,7 +1010,10 @@ class _FunctionImporter:
             if node in env:
                 continue
             if node.op == "output":
-                outputs = self._flatten_outputs(self._map(node.args[0], env))
+                try:
+                    outputs = self._flatten_outputs(self._map(node.args[0], env))
+                except _Skip:  # depends on a node that failed (already reported)
+                    outputs = [None]
                 continue
             try:
                 env[node] = self._convert(b, node, env)
@@ -1067,7 +1071,12 @@ class _FunctionImporter:
 
     def _convert(self, b: Builder, node: torch.fx.Node, env: dict) -> Any:
         value = self.values.get(node)
-        b.node_name = self.prefix + (str(node.target) if node.op == "call_module" else node.name)
+        if node.op == "call_module" and node.target not in self.called:
+            # The first call of a module is named by its path, later calls by node.
+            self.called.add(node.target)
+            b.node_name = self.prefix + str(node.target)
+        else:
+            b.node_name = self.prefix + node.name
         b.counter = b.aux = 0
         b.expected = value
         if node.op == "placeholder":
@@ -1250,18 +1259,42 @@ def _import_function(module, model, inputs, leaves, concrete_args, sym, prefix,
         raise ImportError_([Problem(prefix.rstrip("."), qualified_name(type(model)), "",
                                     "nested preserved modules are not supported yet", "")])
     hierarchy = hierarchy or {}
-    gm = trace(model, inputs, leaves, concrete_args, leaf_paths=hierarchy)
+    root, inputs = _traceable_root(model, inputs)
+    gm = trace(root, inputs, leaves, concrete_args, leaf_paths=hierarchy)
     recorder = _Recorder(gm)
+    # Placeholders: the example inputs, then the concrete args in signature order.
+    params = list(inspect.signature(root.forward).parameters)[len(inputs):]
+    extra = [concrete_args[p] for p in params if concrete_args and p in concrete_args]
     try:
-        recorder.run(*inputs)
+        recorder.run(*inputs, *extra)
     except Exception as e:  # noqa: BLE001 - the traced graph failed where eager ran
         raise ImportError_([Problem(prefix.rstrip(".") or "<model>", qualified_name(type(model)),
                                     source_location(type(model)),
                                     f"the traced graph fails on the example inputs "
-                                    f"({type(e).__name__}: {e})",
+                                    f"({type(e).__name__}: {str(e).strip().splitlines()[0]})",
                                     "pass concrete_args or leaf_modules")]) from e
     return _FunctionImporter(module, gm, recorder.values, leaves, hierarchy, problems,
                              sym, prefix).run()
+
+
+class _Root(nn.Module):
+    """Holds a lone library layer so that it is traced as a call_module."""
+
+    def __init__(self, name: str, layer: nn.Module):
+        super().__init__()
+        self.name = name
+        self.add_module(name, layer)
+
+    def forward(self, x):
+        return getattr(self, self.name)(x)
+
+
+def _traceable_root(model: nn.Module, inputs: tuple) -> tuple[nn.Module, tuple]:
+    """fx traces the root's own forward; a lone ``torch.nn`` layer (BatchNorm2d,
+    ConvTranspose2d, ...) is wrapped so it converts like any other layer."""
+    if type(model) in _MODULES and len(inputs) == 1:
+        return _Root(type(model).__name__.lower(), model), inputs
+    return model, inputs
 
 
 def look_for_dagable_modules(

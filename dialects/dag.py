@@ -97,7 +97,7 @@ def broadcast_shapes(*shapes: Shape) -> Shape:
         dims = {s[len(s) - rank + i] for s in shapes if len(s) - rank + i >= 0}
         dims.discard(1)
         if len(dims) > 1:
-            raise VerifyException(f"shapes {list(shapes)} do not broadcast")
+            raise VerifyException(f"shapes {[list(s) for s in shapes]} do not broadcast")
         out.append(dims.pop() if dims else 1)
     return tuple(out)
 
@@ -780,7 +780,11 @@ class ExpandOp(ShapedByResultOp):
     traits = traits_def(Pure(), DagCanonicalize())
 
     def verify_shapes(self, src: Shape, dst: Shape) -> None:
-        if broadcast_shapes(src, dst) != dst:
+        try:
+            ok = broadcast_shapes(src, dst) == dst
+        except VerifyException:
+            ok = False
+        if not ok:
             raise VerifyException(f"cannot expand {list(src)} to {list(dst)}")
 
 

@@ -1,0 +1,215 @@
+"""``dagc``: the user-facing command line.
+
+    dagc import MODEL [-o model.mlir] [--elide N]     torch/ONNX/.mlir -> dag IR
+    dagc models                                       list the built-in examples
+
+MODEL is one of: a built-in example name (``dagc models``), ``pkg.module:factory``,
+``path/to/file.py:factory``, a ``.mlir`` file or an ``.onnx`` file. A factory returns
+``(model, example_inputs)`` or just a model (then give ``--input-shape 1,3,224,224``).
+
+Errors are one located message on stderr and exit status 1, never a traceback
+(set ``DAGC_DEBUG=1`` to see one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int], str]] = {}
+
+
+class CLIError(Exception):
+    """A user error: printed as ``dagc: error: <message>``, exit status 1."""
+
+
+def command(name: str, help: str, configure: Callable[[argparse.ArgumentParser], None]):
+    """Register a subcommand: ``configure(parser)`` adds its arguments, the
+    decorated ``run(args) -> exit code`` runs it."""
+
+    def deco(run: Callable[[argparse.Namespace], int]):
+        COMMANDS[name] = (configure, run, help)
+        return run
+
+    return deco
+
+
+# ----------------------------------------------------------------------------
+# Model specs
+# ----------------------------------------------------------------------------
+
+
+def _load_object(spec: str) -> Any:
+    """``pkg.module:attr`` or ``path/file.py:attr`` -> the attribute."""
+    target, _, attr = spec.rpartition(":")
+    if target.endswith(".py"):
+        path = Path(target)
+        if not path.exists():
+            raise CLIError(f"no such file: {target}")
+        mod_spec = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(mod_spec)
+        sys.modules[path.stem] = module
+        mod_spec.loader.exec_module(module)  # type: ignore[union-attr]
+    else:
+        try:
+            module = importlib.import_module(target)
+        except ImportError as e:
+            raise CLIError(f"cannot import '{target}': {e}") from e
+    if not hasattr(module, attr):
+        raise CLIError(f"'{target}' has no attribute '{attr}'")
+    return getattr(module, attr)
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.replace("x", ",").split(",") if v)
+    except ValueError as e:
+        raise CLIError(f"bad shape '{text}': use e.g. 1,3,224,224") from e
+
+
+def resolve_model(spec: str | None, input_shapes: list[str] | None = None,
+                  default: str = "resnet18") -> tuple[Any, tuple]:
+    """A model spec -> ``(torch model, example_inputs)`` or ``(dagc Module, ())``.
+
+    Raises:
+        CLIError: the spec names nothing loadable.
+    """
+    import torch
+
+    spec = spec or default
+    if spec.endswith(".mlir"):
+        import dagc
+
+        if not Path(spec).exists():
+            raise CLIError(f"no such file: {spec}")
+        return dagc.load(spec), ()
+    if spec.endswith(".onnx"):
+        from dagc.compiler.onnx_frontend import import_onnx
+
+        if not Path(spec).exists():
+            raise CLIError(f"no such file: {spec}")
+        return import_onnx(spec), ()
+    if ":" not in spec:
+        from dagc.examples.models import MODELS
+
+        if spec not in MODELS:
+            raise CLIError(f"unknown model '{spec}': use pkg.module:factory, "
+                           f"file.py:factory, a .mlir/.onnx file, or one of "
+                           f"{', '.join(MODELS)}")
+        return MODELS[spec]()
+    obj = _load_object(spec)
+    made = obj() if callable(obj) and not isinstance(obj, torch.nn.Module) else obj
+    if isinstance(made, tuple) and len(made) == 2 and isinstance(made[0], torch.nn.Module):
+        model, inputs = made
+        inputs = (inputs,) if isinstance(inputs, torch.Tensor) else tuple(inputs)
+    elif isinstance(made, torch.nn.Module):
+        if not input_shapes:
+            raise CLIError(f"'{spec}' gives a model without example inputs: pass "
+                           "--input-shape 1,3,224,224")
+        model = made
+        g = torch.Generator().manual_seed(0)
+        inputs = tuple(torch.randn(parse_shape(s), generator=g) for s in input_shapes)
+    else:
+        raise CLIError(f"'{spec}' must be an nn.Module or return (model, example_inputs)")
+    return model.eval(), inputs
+
+
+def load_module(spec: str | None, args: argparse.Namespace):
+    """A model spec imported into a dagc Module (``.mlir`` files are just loaded)."""
+    import dagc
+
+    model, inputs = resolve_model(spec, getattr(args, "input_shape", None))
+    if isinstance(model, dagc.Module):
+        return model
+    leaves = tuple(_load_object(s) for s in getattr(args, "leaf", None) or ())
+    return dagc.import_torch(model, inputs, leaf_modules=leaves)
+
+
+def add_model_args(p: argparse.ArgumentParser, optional: bool = False) -> None:
+    p.add_argument("model", nargs="?" if optional else None,
+                   help="example name, pkg.module:factory, file.py:factory, .mlir or .onnx")
+    p.add_argument("--input-shape", action="append",
+                   help="shape of an example input when the factory gives only a model")
+    p.add_argument("--leaf", action="append",
+                   help="pkg.module:Class to keep as an opaque op (repeatable)")
+
+
+def write_output(text: str, output: str | None, inputs: tuple[str, ...] = ()) -> None:
+    """Print to stdout or write ``output``, refusing to overwrite an input file."""
+    if not output or output == "-":
+        sys.stdout.write(text)
+        return
+    out = Path(output).resolve()
+    if any(Path(i).resolve() == out for i in inputs if i):
+        raise CLIError(f"refusing to overwrite the input file {output}")
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, out)
+
+
+# ----------------------------------------------------------------------------
+# Commands
+# ----------------------------------------------------------------------------
+
+
+def _configure_import(p: argparse.ArgumentParser) -> None:
+    add_model_args(p)
+    p.add_argument("-o", "--output", help="output .mlir (default: stdout)")
+    p.add_argument("--elide", type=int, default=None, metavar="N",
+                   help="leave out weights with more than N elements")
+
+
+@command("import", "import a model into the dag dialect and print its IR", _configure_import)
+def _import(args: argparse.Namespace) -> int:
+    m = load_module(args.model, args)
+    write_output(m.to_text(args.elide), args.output, (args.model,))
+    return 0
+
+
+@command("models", "list the built-in example models", lambda p: None)
+def _models(args: argparse.Namespace) -> int:
+    from dagc.examples.models import MODELS
+
+    for name in MODELS:
+        print(name)
+    return 0
+
+
+# ----------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``dagc`` console script."""
+    parser = argparse.ArgumentParser(prog="dagc", description="the dagc compiler")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (configure, _, help_) in COMMANDS.items():
+        configure(sub.add_parser(name, help=help_))
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command][1](args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:  # noqa: BLE001 - every failure becomes one message
+        if os.environ.get("DAGC_DEBUG"):
+            traceback.print_exc()
+        from dagc.compiler.diagnostics import Diagnostic, format_exception
+
+        if isinstance(e, CLIError):
+            print(f"dagc: error: {e}", file=sys.stderr)
+        elif type(e).__name__ in ("ImportError_", "MissingOpaqueClass") or isinstance(e, Diagnostic):
+            print(f"dagc: error: {e}", file=sys.stderr)
+        else:
+            d = format_exception(e, getattr(args, "model", None) or "dagc")
+            print(f"{d} (set DAGC_DEBUG=1 for a traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
