@@ -43,6 +43,8 @@ _PASSES: dict[str, str] = {
     # -- lowering: bufferization --
     # -- lowering: std -> llvm --
     # -- lowering: gpu / spirv --
+    "convert-loops-to-gpu": "dagc.lowering.loops_to_gpu:ConvertLoopsToGPUPass",
+    "convert-gpu-to-spirv": "dagc.lowering.gpu_to_spirv:ConvertGPUToSPIRVPass",
     # -- pipelines --
 }
 
