@@ -1,6 +1,7 @@
 """``dagc``: the user-facing command line.
 
     dagc import MODEL [-o model.mlir] [--elide N]     torch/ONNX/.mlir -> dag IR
+    dagc view MODEL -o graph.dot|.svg [--allocation a.json]   draw the graph
     dagc models                                       list the built-in examples
 
 MODEL is one of: a built-in example name (``dagc models``), ``pkg.module:factory``,
@@ -170,6 +171,37 @@ def _configure_import(p: argparse.ArgumentParser) -> None:
 def _import(args: argparse.Namespace) -> int:
     m = load_module(args.model, args)
     write_output(m.to_text(args.elide), args.output, (args.model,))
+    return 0
+
+
+def _configure_view(p: argparse.ArgumentParser) -> None:
+    add_model_args(p)
+    p.add_argument("-o", "--output", required=True, help="graph.dot, .svg, .png or .pdf")
+    p.add_argument("--allocation", help="allocation JSON (op name -> device) to colour by")
+    p.add_argument("--default", default="X64:0", help="device of ops the allocation omits")
+
+
+@command("view", "draw the graph (Graphviz DOT/SVG), coloured by op kind or device",
+         _configure_view)
+def _view(args: argparse.Namespace) -> int:
+    import json
+
+    from dagc.compiler.view import render, to_dot
+
+    m = load_module(args.model, args)
+    allocation = None
+    if args.allocation:
+        try:
+            allocation = json.loads(Path(args.allocation).read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise CLIError(f"cannot read allocation {args.allocation}: {e}") from e
+    dot = to_dot(m, allocation, args.default)
+    suffix = Path(args.output).suffix.lstrip(".")
+    if suffix == "dot":
+        write_output(dot, args.output, (args.model,))
+    else:
+        Path(args.output).write_bytes(render(dot, suffix))
+    print(f"wrote {args.output}", file=sys.stderr)
     return 0
 
 
