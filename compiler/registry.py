@@ -34,14 +34,29 @@ _DIALECTS: dict[str, str] = {
     "device": "dagc.dialects.device:Device",
     # -- spirv dialect --
     "spirv": "dagc.dialects.spirv:SPIRV",
+    # xDSL's llvm dialect plus the ops it lacks (fptosi, intrinsics, ...).
+    "llvm": "dagc.lowering.llvm_ops:LLVMExtended",
 }
 
 # Pass name -> "module:ModulePass subclass".
 _PASSES: dict[str, str] = {
     # -- dag passes --
+    "dag-fold-batchnorm": "dagc.passes.fold_batchnorm:FoldBatchNormPass",
+    "dag-swap-activation": "dagc.passes.swap_activation:SwapActivationPass",
+    "dag-insert-batchnorm": "dagc.passes.insert_batchnorm:InsertBatchNormPass",
+    "dag-remove-identity": "dagc.passes.remove_identity:RemoveIdentityPass",
+    "dag-outline": "dagc.passes.outline:OutlinePass",
+    "dag-inline": "dagc.passes.inline:InlinePass",
+    "dag-prune-channels": "dagc.passes.prune_channels:PruneChannelsPass",
     # -- lowering: dag -> linalg --
     # -- lowering: bufferization --
     # -- lowering: std -> llvm --
+    "convert-arith-to-llvm": "dagc.lowering.arith_to_llvm:ConvertArithToLLVMPass",
+    "convert-math-to-llvm": "dagc.lowering.math_to_llvm:ConvertMathToLLVMPass",
+    "convert-memref-to-llvm": "dagc.lowering.memref_to_llvm:ConvertMemRefToLLVMPass",
+    "convert-func-to-llvm": "dagc.lowering.func_to_llvm:ConvertFuncToLLVMPass",
+    "convert-cf-to-llvm": "dagc.lowering.cf_to_llvm:ConvertCfToLLVMPass",
+    "convert-to-llvm": "dagc.lowering.to_llvm:ConvertToLLVMPass",
     # -- lowering: gpu / spirv --
     "convert-loops-to-gpu": "dagc.lowering.loops_to_gpu:ConvertLoopsToGPUPass",
     "convert-gpu-to-spirv": "dagc.lowering.gpu_to_spirv:ConvertGPUToSPIRVPass",

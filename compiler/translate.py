@@ -19,13 +19,13 @@ from dagc.compiler.diagnostics import LocatingParser, format_exception, verify_l
 from dagc.ir import make_context
 
 
-def _to_llvmir(module: ModuleOp) -> bytes:
+def _to_llvmir(module: ModuleOp, ctx) -> bytes:
     from dagc.lowering.llvm_to_llvmir import translate_to_llvmir
 
-    return translate_to_llvmir(module).encode()
+    return translate_to_llvmir(module, ctx).encode()
 
 
-def _to_spirv(module: ModuleOp) -> bytes:
+def _to_spirv(module: ModuleOp, ctx) -> bytes:
     from dagc.dialects.spirv import ModuleOp as SpirvModule
     from dagc.lowering.spirv_binary import serialize
 
@@ -50,14 +50,15 @@ def main(argv: list[str] | None = None) -> int:
     file = "<stdin>" if args.input == "-" else args.input
     try:
         text = sys.stdin.read() if args.input == "-" else open(args.input).read()
-        parser = LocatingParser(make_context(), text, file)
+        ctx = make_context()
+        parser = LocatingParser(ctx, text, file)
         module = parser.parse_module()
         diags = verify_located(module, parser.locations, file)
         if diags:
             for d in diags:
                 print(d, file=sys.stderr)
             return 1
-        data = TRANSLATIONS[args.mode](module)
+        data = TRANSLATIONS[args.mode](module, ctx)
     except Exception as e:  # noqa: BLE001 - every failure is one diagnostic
         if os.environ.get("DAGC_DEBUG"):
             traceback.print_exc()

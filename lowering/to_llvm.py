@@ -1,0 +1,65 @@
+"""
+`convert-to-llvm`: the whole standard-dialect -> llvm-dialect lowering, as one
+pipeline of the single-edge passes (no conversion logic of its own):
+
+    convert-scf-to-cf, convert-math-to-llvm, convert-arith-to-llvm,
+    convert-memref-to-llvm, convert-cf-to-llvm, convert-func-to-llvm,
+    reconcile-unrealized-casts
+
+followed by a check that only llvm ops are left.
+"""
+
+from dataclasses import dataclass
+
+from xdsl.context import Context
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.passes import ModulePass
+from xdsl.transforms.convert_scf_to_cf import ConvertScfToCf
+from xdsl.transforms.reconcile_unrealized_casts import ReconcileUnrealizedCastsPass
+from xdsl.utils.exceptions import DiagnosticException
+
+from dagc.lowering.arith_to_llvm import ConvertArithToLLVMPass
+from dagc.lowering.cf_to_llvm import ConvertCfToLLVMPass
+from dagc.lowering.func_to_llvm import ConvertFuncToLLVMPass
+from dagc.lowering.math_to_llvm import ConvertMathToLLVMPass
+from dagc.lowering.memref_to_llvm import ConvertMemRefToLLVMPass
+
+PIPELINE: tuple[ModulePass, ...] = (
+    ConvertScfToCf(),
+    ConvertMathToLLVMPass(),
+    ConvertArithToLLVMPass(),
+    ConvertMemRefToLLVMPass(),
+    ConvertCfToLLVMPass(),
+    ConvertFuncToLLVMPass(),
+    ReconcileUnrealizedCastsPass(),
+)
+"""The passes `convert-to-llvm` runs, in order."""
+
+
+def check_llvm_only(module: ModuleOp) -> None:
+    """
+    Raise a DiagnosticException naming the first op of `module` that is not in the
+    llvm dialect (an op no edge lowered, or a cast left between two types that no
+    edge converted).
+    """
+    for op in module.walk():
+        if op is module or op.name.startswith("llvm."):
+            continue
+        raise DiagnosticException(f"'{op.name}' was not lowered to llvm:\n{op}")
+
+
+@dataclass(frozen=True)
+class ConvertToLLVMPass(ModulePass):
+    """
+    Lower scf/cf/arith/math/memref/func with static shapes to the llvm dialect.
+
+    Raises:
+        DiagnosticException: when an op is left that no edge lowers.
+    """
+
+    name = "convert-to-llvm"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        for lowering in PIPELINE:
+            lowering.apply(ctx, op)
+        check_llvm_only(op)
