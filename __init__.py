@@ -6,6 +6,8 @@ The public API (see DESIGN.md section 3)::
     m = dagc.parse(text) / dagc.load("model.mlir");  m.save("model.mlir");  str(m)
     m = dagc.run_pipeline(m, "builtin.module(canonicalize,cse)")
     net = dagc.to_torch(m)
+    compiled = dagc.compile(model, example_inputs, target="cpu");  compiled.save("build/")
+    runner = dagc.runtime.load("build/")
     dagable, undagable = dagc.look_for_dagable_modules(model, example_inputs)
 
 Heavy imports (torch, the frontends) happen on first use.
@@ -16,7 +18,9 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "CompileError",
     "Module",
+    "compile",
     "import_torch",
     "load",
     "look_for_dagable_modules",
@@ -34,6 +38,8 @@ _LAZY = {
     "ImportError_": "dagc.compiler.torch_frontend",
     "to_torch": "dagc.runtime.reference",
     "run_pipeline": "dagc.compiler.pipeline",
+    "compile": "dagc.compiler.compile",
+    "CompileError": "dagc.compiler.compile",
 }
 
 

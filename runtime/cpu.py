@@ -320,3 +320,38 @@ class CpuModule:
         if not address:
             raise KeyError(f"no function '{name}' in the module")
         return CompiledFunction(self, name, address, arg_specs, result)
+
+
+class _ObjectEngine:
+    """Keeps an execution engine holding a loaded object file alive."""
+
+    def __init__(self, engine: llvm.ExecutionEngine):
+        self.engine = engine
+
+
+def load_object(data: bytes, name: str, arg_specs: Sequence[ArgSpec],
+                result: ArgSpec | None = None) -> tuple[CompiledFunction, _ObjectEngine]:
+    """Link a host object file (from `CpuModule.emit_object`) into the JIT and return
+    the function `name`: artifacts run without recompiling their LLVM IR.
+
+    Raises:
+        KeyError: when the object has no function `name`.
+        RuntimeError: when the object cannot be loaded (e.g. another target).
+    """
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    _load_libm()
+    machine = llvm.Target.from_default_triple().create_target_machine(
+        cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(),
+        codemodel="jitdefault", jit=True)
+    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), machine)
+    try:
+        engine.add_object_file(llvm.ObjectFileRef.from_data(data))
+        engine.finalize_object()
+    except Exception as e:  # noqa: BLE001 - llvmlite raises plain RuntimeErrors
+        raise RuntimeError(f"cannot load object code: {e}") from e
+    address = engine.get_function_address(name)
+    if not address:
+        raise KeyError(f"no function '{name}' in the object code")
+    holder = _ObjectEngine(engine)
+    return CompiledFunction(holder, name, address, arg_specs, result), holder  # type: ignore[arg-type]
