@@ -2,6 +2,8 @@
 
     dagc import MODEL [-o model.mlir] [--elide N]     torch/ONNX/.mlir -> dag IR
     dagc view MODEL -o graph.dot|.svg [--allocation a.json]   draw the graph
+    dagc compile [MODEL] [--target cpu] [-o build/]   compile, save, report (default ResNet-18)
+    dagc run build/ [--input x.npy]                    run a compiled artifact
     dagc models                                       list the built-in examples
 
 MODEL is one of: a built-in example name (``dagc models``), ``pkg.module:factory``,
@@ -205,6 +207,85 @@ def _view(args: argparse.Namespace) -> int:
     return 0
 
 
+def _configure_compile(p: argparse.ArgumentParser) -> None:
+    add_model_args(p, optional=True)
+    p.add_argument("--target", default="cpu", help="cpu (LLVM for this machine)")
+    p.add_argument("-o", "--output", default="build", help="artifact directory (default: build/)")
+    p.add_argument("--force", action="store_true", help="replace an existing dagc artifact")
+    p.add_argument("-p", "--passes", default=None, help="dag-level passes to run first")
+    p.add_argument("--runs", type=int, default=10, help="timed runs for the latency figure")
+
+
+@command("compile", "compile a model (default: ResNet-18) to native code and report",
+         _configure_compile)
+def _compile(args: argparse.Namespace) -> int:
+    import time
+
+    import numpy as np
+    import torch
+
+    import dagc
+    from dagc.compiler.report import compile_report, progress
+
+    model, inputs = resolve_model(args.model, args.input_shape)
+    with progress() as step:
+        compiled = dagc.compile(model, inputs, target=args.target, pipeline=args.passes,
+                                progress=step)
+        step("save")
+        out = compiled.save(args.output, overwrite=args.force)
+    if isinstance(model, dagc.Module):
+        reference = dagc.to_torch(model)
+        g = torch.Generator().manual_seed(0)
+        inputs = tuple(torch.randn(s.shape, generator=g) for s in compiled.signature.inputs)
+    else:
+        reference = model
+    with torch.no_grad():
+        want = reference(*inputs)
+    got = compiled(*inputs)
+    want = want if isinstance(want, tuple) else (want,)
+    got = got if isinstance(got, tuple) else (got,)
+    err = max(float((w - g).abs().max()) for w, g in zip(want, got))
+    scale = max(float(w.abs().max()) for w in want)
+    times = []
+    for _ in range(max(args.runs, 1)):
+        t = time.perf_counter()
+        compiled(*inputs)
+        times.append(time.perf_counter() - t)
+    compile_report(compiled, err, scale, float(np.median(times)), out)
+    return 0
+
+
+def _configure_run(p: argparse.ArgumentParser) -> None:
+    p.add_argument("artifact", help="artifact directory written by dagc compile")
+    p.add_argument("--input", action="append", help="input .npy file (repeat per input)")
+    p.add_argument("-o", "--output", help="write the (first) output to this .npy file")
+
+
+@command("run", "run a compiled artifact on .npy inputs (random if none)", _configure_run)
+def _run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    import dagc.runtime
+
+    runner = dagc.runtime.load(args.artifact)
+    if args.input:
+        try:
+            inputs = [np.load(f, allow_pickle=False) for f in args.input]
+        except (OSError, ValueError) as e:
+            raise CLIError(f"cannot read input: {e}") from e
+    else:
+        rng = np.random.default_rng(0)
+        inputs = [rng.standard_normal(shape).astype(dtype) for shape, dtype in runner.inputs]
+    outs = runner(*inputs)
+    outs = outs if isinstance(outs, tuple) else (outs,)
+    for i, o in enumerate(outs):
+        print(f"output {i}: {o.dtype}{list(o.shape)} min {o.min():.6g} max {o.max():.6g} "
+              f"mean {o.mean():.6g}")
+    if args.output:
+        np.save(args.output, outs[0])
+    return 0
+
+
 @command("models", "list the built-in example models", lambda p: None)
 def _models(args: argparse.Namespace) -> int:
     from dagc.examples.models import MODELS
@@ -233,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         from dagc.compiler.diagnostics import Diagnostic, format_exception
 
-        if isinstance(e, CLIError):
+        if isinstance(e, CLIError) or type(e).__name__ in ("ArtifactError", "CompileError"):
             print(f"dagc: error: {e}", file=sys.stderr)
         elif type(e).__name__ in ("ImportError_", "MissingOpaqueClass") or isinstance(e, Diagnostic):
             print(f"dagc: error: {e}", file=sys.stderr)

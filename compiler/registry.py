@@ -49,7 +49,13 @@ _PASSES: dict[str, str] = {
     "dag-inline": "dagc.passes.inline:InlinePass",
     "dag-prune-channels": "dagc.passes.prune_channels:PruneChannelsPass",
     # -- lowering: dag -> linalg --
+    "convert-dag-to-linalg": "dagc.lowering.dag_to_linalg:ConvertDagToLinalgPass",
+    "dagc-hoist-weights": "dagc.lowering.hoist_weights:HoistWeightsPass",
+    "dagc-outline-kernels": "dagc.lowering.outline_kernels:OutlineKernelsPass",
     # -- lowering: bufferization --
+    "dagc-bufferize": "dagc.lowering.bufferize:BufferizePass",
+    "dagc-linalg-generalize": "dagc.lowering.linalg_generalize:LinalgGeneralizePass",
+    "dagc-linalg-to-loops": "dagc.lowering.linalg_to_loops:LinalgToLoopsPass",
     # -- lowering: std -> llvm --
     "convert-arith-to-llvm": "dagc.lowering.arith_to_llvm:ConvertArithToLLVMPass",
     "convert-math-to-llvm": "dagc.lowering.math_to_llvm:ConvertMathToLLVMPass",
@@ -61,6 +67,7 @@ _PASSES: dict[str, str] = {
     "convert-loops-to-gpu": "dagc.lowering.loops_to_gpu:ConvertLoopsToGPUPass",
     "convert-gpu-to-spirv": "dagc.lowering.gpu_to_spirv:ConvertGPUToSPIRVPass",
     # -- pipelines --
+    "dag-to-llvm": "dagc.compiler.compile:DagToLLVMPass",
 }
 
 
@@ -83,12 +90,34 @@ DAGC_UNIVERSE = Universe(all_dialects=dagc_dialects(), all_passes=dagc_passes())
 """The ``xdsl.universe`` entry point: makes dagc visible to ``xdsl-opt`` too."""
 
 
+def plugin_universes() -> list[Universe]:
+    """Every installed ``xdsl.universe`` entry point but dagc's own.
+
+    A plugin that fails to load is skipped with a warning on stderr, so one broken
+    package never stops dag-opt.
+    """
+    import sys
+    from importlib.metadata import entry_points
+
+    found = []
+    for ep in entry_points(group="xdsl.universe"):
+        if ep.value.startswith("dagc."):
+            continue
+        try:
+            found.append(ep.load())
+        except Exception as e:  # noqa: BLE001 - a plugin's failure is its own
+            print(f"dagc: warning: skipping xdsl.universe plugin '{ep.name}': {e}",
+                  file=sys.stderr)
+    return found
+
+
 def all_dialects() -> dict[str, Callable[[], Dialect]]:
     """xDSL's dialects, every installed plugin's, and dagc's (dagc wins on clashes)."""
     from xdsl.dialects import get_all_dialects
 
     dialects = dict(get_all_dialects())
-    dialects.update(Universe.get_multiverse().all_dialects)
+    for universe in plugin_universes():
+        dialects.update(universe.all_dialects)
     dialects.update(dagc_dialects())
     return dialects
 
@@ -98,6 +127,7 @@ def all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
     from xdsl.transforms import get_all_passes
 
     passes = dict(get_all_passes())
-    passes.update(Universe.get_multiverse().all_passes)
+    for universe in plugin_universes():
+        passes.update(universe.all_passes)
     passes.update(dagc_passes())
     return passes
