@@ -9,6 +9,7 @@ The public API (see DESIGN.md section 3)::
     compiled = dagc.compile(model, example_inputs, target="cpu");  compiled.save("build/")
     runner = dagc.runtime.load("build/")
     dagable, undagable = dagc.look_for_dagable_modules(model, example_inputs)
+    pruned, report = dagc.prune(m, ratio=0.5);  print(dagc.stats(m).table())
 
 Heavy imports (torch, the frontends) happen on first use.
 """
@@ -25,7 +26,9 @@ __all__ = [
     "load",
     "look_for_dagable_modules",
     "parse",
+    "prune",
     "run_pipeline",
+    "stats",
     "to_torch",
 ]
 
@@ -39,6 +42,8 @@ _LAZY = {
     "to_torch": "dagc.runtime.reference",
     "run_pipeline": "dagc.compiler.pipeline",
     "compile": "dagc.compiler.compile",
+    "stats": "dagc.passes.analysis",
+    "prune": "dagc.passes.prune_channels",
     "CompileError": "dagc.compiler.compile",
 }
 

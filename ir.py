@@ -270,8 +270,11 @@ class Module:
             raise
 
     def clone(self) -> Module:
-        """A deep copy (IR and weights) that shares nothing with this module."""
-        return parse(self.to_text())
+        """A deep copy with a context and weight store of its own, made without
+        printing and re-parsing (the blobs, immutable ``bytes``, are shared)."""
+        ctx = make_context()
+        resources(ctx).blobs.update(self.resources.blobs)
+        return Module(self.op.clone(), ctx)
 
 
 def parse(text: str, filename: str = "<string>", verify: bool = True) -> Module:
