@@ -3,6 +3,7 @@
 The public API (see DESIGN.md section 3)::
 
     m = dagc.import_torch(model, example_inputs, leaf_modules=(), concrete_args=None)
+    m = dagc.import_onnx("model.onnx");  dagc.export_onnx(m, "out.onnx")
     m = dagc.parse(text) / dagc.load("model.mlir");  m.save("model.mlir");  str(m)
     m = dagc.run_pipeline(m, "builtin.module(canonicalize,cse)")
     net = dagc.to_torch(m)
@@ -22,6 +23,8 @@ __all__ = [
     "CompileError",
     "Module",
     "compile",
+    "export_onnx",
+    "import_onnx",
     "import_torch",
     "load",
     "look_for_dagable_modules",
@@ -42,6 +45,8 @@ _LAZY = {
     "to_torch": "dagc.runtime.reference",
     "run_pipeline": "dagc.compiler.pipeline",
     "compile": "dagc.compiler.compile",
+    "import_onnx": "dagc.compiler.onnx_frontend",
+    "export_onnx": "dagc.compiler.onnx_exporter",
     "stats": "dagc.passes.analysis",
     "prune": "dagc.passes.prune_channels",
     "CompileError": "dagc.compiler.compile",
