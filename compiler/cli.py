@@ -4,6 +4,8 @@
     dagc view MODEL -o graph.dot|.svg [--allocation a.json]   draw the graph
     dagc compile [MODEL] [--target cpu] [-o build/]   compile, save, report (default ResNet-18)
     dagc run build/ [--input x.npy]                    run a compiled artifact
+    dagc prune MODEL --ratio 0.5 [-o pruned.mlir]      channel pruning, a table per group
+    dagc stats MODEL [--top N --sort flops]            FLOPs/MACs/params/kmapp per op
     dagc models                                       list the built-in examples
 
 MODEL is one of: a built-in example name (``dagc models``), ``pkg.module:factory``,
@@ -283,6 +285,51 @@ def _run(args: argparse.Namespace) -> int:
               f"mean {o.mean():.6g}")
     if args.output:
         np.save(args.output, outs[0])
+    return 0
+
+
+def _configure_prune(p: argparse.ArgumentParser) -> None:
+    add_model_args(p)
+    p.add_argument("--ratio", type=float, default=0.5, help="fraction of channels to remove")
+    p.add_argument("--flops-target", type=float, default=None,
+                   help="fraction of the FLOPs to keep (searches the ratio)")
+    p.add_argument("--criterion", default="l1", choices=["l1", "bn-gamma", "scores"])
+    p.add_argument("--scores-file", default=None, help="JSON: group op name -> importances")
+    p.add_argument("--min-channels", type=int, default=1)
+    p.add_argument("--round-to", type=int, default=1)
+    p.add_argument("-o", "--output", help="pruned .mlir (default: only the report)")
+
+
+@command("prune", "prune channel groups and print a table per group", _configure_prune)
+def _prune(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from dagc.passes.prune_channels import prune
+
+    m = load_module(args.model, args)
+    pruned, report = prune(m, args.ratio, flops_target=args.flops_target,
+                           criterion=args.criterion, scores=args.scores_file,
+                           min_channels=args.min_channels, round_to=args.round_to)
+    Console().print(report.table())
+    if args.output:
+        write_output(pruned.to_text(), args.output, (args.model,))
+        print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+def _configure_stats(p: argparse.ArgumentParser) -> None:
+    add_model_args(p)
+    p.add_argument("--top", type=int, default=None, help="only the N most expensive ops")
+    p.add_argument("--sort", default=None, choices=["flops", "macs", "params", "kmapp"])
+
+
+@command("stats", "FLOPs, MACs, parameters and kmapp per op and in total", _configure_stats)
+def _stats(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from dagc.passes.analysis import model_stats
+
+    Console().print(model_stats(load_module(args.model, args)).table(args.top, args.sort))
     return 0
 
 
