@@ -102,6 +102,42 @@ def broadcast_shapes(*shapes: Shape) -> Shape:
     return tuple(out)
 
 
+def reshape_blocks(src: tuple[int, ...], dst: tuple[int, ...]
+                   ) -> list[tuple[list[int], list[int]]]:
+    """Split a row-major reshape ``src -> dst`` into minimal blocks of source dims
+    and destination dims with equal products (``[([0], [0]), ([1, 2, 3], [1])]`` for
+    ``(N, C, H, W) -> (N, C*H*W)``).
+
+    Raises:
+        ValueError: the element counts differ.
+    """
+    if math.prod(src) != math.prod(dst):
+        raise ValueError(f"cannot reshape {src} to {dst}")
+    blocks = []
+    i = j = 0
+    while i < len(src) or j < len(dst):
+        bi, bj, pi, pj = [], [], 1, 1
+        if i < len(src):
+            bi.append(i)
+            pi *= src[i]
+            i += 1
+        if j < len(dst):
+            bj.append(j)
+            pj *= dst[j]
+            j += 1
+        while pi != pj:
+            if pi < pj:
+                bi.append(i)
+                pi *= src[i]
+                i += 1
+            else:
+                bj.append(j)
+                pj *= dst[j]
+                j += 1
+        blocks.append((bi, bj))
+    return blocks
+
+
 def _tensor(value: SSAValue) -> TensorType:
     if not isinstance(value.type, TensorType):
         raise VerifyException(f"expected a ranked tensor, got {value.type}")

@@ -336,46 +336,10 @@ def _pad(op: dag.PadOp, c: Coupler) -> None:
             c.same(op.input, d, op.result, d)
 
 
-def reshape_blocks(src: tuple[int, ...], dst: tuple[int, ...]
-                   ) -> list[tuple[list[int], list[int]]]:
-    """Split a row-major reshape ``src -> dst`` into minimal blocks of source dims
-    and destination dims with equal products (``[([0], [0]), ([1, 2, 3], [1])]`` for
-    ``(N, C, H, W) -> (N, C*H*W)``).
-
-    Raises:
-        ValueError: the element counts differ.
-    """
-    if math.prod(src) != math.prod(dst):
-        raise ValueError(f"cannot reshape {src} to {dst}")
-    blocks = []
-    i = j = 0
-    while i < len(src) or j < len(dst):
-        bi, bj, pi, pj = [], [], 1, 1
-        if i < len(src):
-            bi.append(i)
-            pi *= src[i]
-            i += 1
-        if j < len(dst):
-            bj.append(j)
-            pj *= dst[j]
-            j += 1
-        while pi != pj:
-            if pi < pj:
-                bi.append(i)
-                pi *= src[i]
-                i += 1
-            else:
-                bj.append(j)
-                pj *= dst[j]
-                j += 1
-        blocks.append((bi, bj))
-    return blocks
-
-
 def _reshape(op: dag.ReshapeOp, c: Coupler) -> None:
     x, out = op.input, op.result
     src, dst = _shape(x), _shape(out)
-    for b, (bi, bj) in enumerate(reshape_blocks(src, dst)):
+    for b, (bi, bj) in enumerate(dag.reshape_blocks(src, dst)):
         ins = [d for d in bi if src[d] != 1]
         outs = [d for d in bj if dst[d] != 1]
         if len(ins) == 1 and len(outs) == 1:

@@ -20,7 +20,8 @@ import torch.nn.functional as F
 import dagc
 from dagc.dialects import dag
 from dagc.passes.analysis import model_stats
-from dagc.passes.channel_groups import channel_groups, reshape_blocks
+from dagc.dialects.dag import reshape_blocks
+from dagc.passes.channel_groups import channel_groups
 from dagc.passes.prune_channels import PruneChannelsPass, prune
 
 # The model cache and the one-thread fixture are shared with test_passes.py.

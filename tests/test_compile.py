@@ -1,0 +1,178 @@
+"""dagc.compile for the CPU, artifacts, and the dagc compile/run CLI (end to end)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import dagc
+from dagc.compiler.compile import CompileError
+from dagc.examples.models import get_model
+from dagc.runtime.artifact import ArtifactError
+
+
+def assert_matches_torch(got: torch.Tensor, want: torch.Tensor) -> None:
+    """dagc's accuracy policy: max abs error <= 1e-4 * max(1, max |reference|)."""
+    assert got.shape == want.shape
+    scale = max(1.0, float(want.abs().max()))
+    err = float((got - want).abs().max())
+    assert err <= 1e-4 * scale, f"max abs error {err:.3g} at output scale {scale:.3g}"
+
+
+SMALL = ["resnet18_small", "mobilenet_v2_small", "efficientnet_small", "vit_tiny", "unet_small"]
+
+
+@pytest.mark.parametrize("name", SMALL)
+def test_small_models_compile_and_match(name):
+    model, inputs = get_model(name)
+    compiled = dagc.compile(model, inputs)
+    with torch.no_grad():
+        want = model(*inputs)
+    assert_matches_torch(compiled(*inputs), want)
+    # A second, different input: the code is not specialised to the example values.
+    other = tuple(torch.randn_like(x) for x in inputs)
+    with torch.no_grad():
+        assert_matches_torch(compiled(*other), model(*other))
+
+
+def test_kernels_are_deduplicated_by_signature():
+    model, inputs = get_model("resnet18_small")
+    compiled = dagc.compile(model, inputs)
+    convs = sum(1 for op in compiled.dag.walk() if op.name == "dag.conv2d")
+    assert convs == 20
+    assert compiled.kernels < 35  # 69 compute ops share 29 kernels
+    assert "define" in compiled.llvm_ir
+
+
+def test_numpy_inputs_give_numpy_outputs_and_bad_inputs_are_refused():
+    model, inputs = get_model("vit_tiny")
+    compiled = dagc.compile(model, inputs)
+    out = compiled(inputs[0].numpy())
+    assert isinstance(out, np.ndarray)
+    with pytest.raises(ValueError, match="takes 1 inputs"):
+        compiled()
+    with pytest.raises(ValueError, match=r"must be float32\[1, 3, 32, 32\]"):
+        compiled(np.zeros((1, 3, 8, 8), np.float32))
+
+
+def test_artifact_runs_in_a_fresh_process(tmp_path):
+    model, inputs = get_model("resnet18_small")
+    compiled = dagc.compile(model, inputs)
+    out = compiled.save(tmp_path / "build")
+    meta = json.loads((out / "model.meta").read_text())
+    assert meta["format_version"] == 1 and meta["inputs"][0]["shape"] == [1, 3, 64, 64]
+    np.save(tmp_path / "x.npy", inputs[0].numpy())
+    # The fresh process imports neither the model's module nor torch's model code.
+    script = (
+        "import sys, numpy as np, dagc.runtime\n"
+        f"r = dagc.runtime.load({str(out)!r})\n"
+        f"y = r(np.load({str(tmp_path / 'x.npy')!r}))\n"
+        "assert 'dagc.examples.models' not in sys.modules\n"
+        f"np.save({str(tmp_path / 'y.npy')!r}, y)\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=tmp_path)
+    with torch.no_grad():
+        want = model(*inputs)
+    assert_matches_torch(torch.from_numpy(np.load(tmp_path / "y.npy")), want)
+
+
+def _artifact(tmp_path):
+    model, inputs = get_model("vit_tiny")
+    return dagc.compile(model, inputs).save(tmp_path / "art")
+
+
+def test_tampered_artifacts_are_refused(tmp_path):
+    out = _artifact(tmp_path)
+    assert dagc.runtime.load(out)  # intact: loads
+    weights = out / "weights.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ArtifactError, match="checksum"):
+        dagc.runtime.load(out)
+
+
+def test_truncated_and_mismatched_artifacts_are_refused(tmp_path):
+    out = _artifact(tmp_path)
+    (out / "cpu0" / "forward.o").unlink()
+    with pytest.raises(ArtifactError, match="forward.o is missing"):
+        dagc.runtime.load(out)
+    meta = json.loads((out / "model.meta").read_text())
+    meta["format_version"] = 99
+    (out / "model.meta").write_text(json.dumps(meta))
+    with pytest.raises(ArtifactError, match="format version 99"):
+        dagc.runtime.load(out)
+    (out / "model.meta").write_text("{not json")
+    with pytest.raises(ArtifactError, match="corrupt"):
+        dagc.runtime.load(out)
+    with pytest.raises(ArtifactError, match="not a dagc artifact"):
+        dagc.runtime.load(tmp_path)
+
+
+def test_save_never_overwrites_user_files(tmp_path):
+    model, inputs = get_model("vit_tiny")
+    compiled = dagc.compile(model, inputs)
+    precious = tmp_path / "mine"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep me")
+    with pytest.raises(ArtifactError, match="not empty"):
+        compiled.save(precious)
+    with pytest.raises(ArtifactError, match="not empty"):
+        compiled.save(precious, overwrite=True)  # not an artifact: never replaced
+    assert (precious / "notes.txt").read_text() == "keep me"
+    out = compiled.save(tmp_path / "art")
+    with pytest.raises(ArtifactError):
+        compiled.save(out)
+    compiled.save(out, overwrite=True)  # an artifact may be replaced on request
+
+
+def test_failing_stage_writes_a_reproducer(tmp_path):
+    from dagc.compiler.compile import lower
+
+    m = dagc.parse("""
+    func.func @forward(%x: tensor<2xf32>) -> tensor<2xf32> {
+      %0 = dag.opaque "host"(%x) {class = "pkg.Mod"} : (tensor<2xf32>) -> tensor<2xf32>
+      func.return %0 : tensor<2xf32>
+    }
+    """)
+    with pytest.raises(CompileError) as e:
+        lower(m, ("dagc-outline-kernels", "convert-dag-to-linalg"), reproducer_dir=tmp_path)
+    assert e.value.stage == "convert-dag-to-linalg"
+    assert e.value.reproducer.exists()
+    assert "dag.opaque" in e.value.reproducer.read_text()
+    assert e.value.command.startswith("dag-opt ") and "-p convert-dag-to-linalg" in e.value.command
+    # The command reproduces the failure with a located diagnostic.
+    run = subprocess.run([sys.executable, "-m", "dagc.compiler.opt",
+                          str(e.value.reproducer), "-p", "convert-dag-to-linalg"],
+                         capture_output=True, text=True)
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+
+
+def test_cli_compile_and_run(tmp_path):
+    build = tmp_path / "build"
+    r = subprocess.run([sys.executable, "-m", "dagc.compiler.cli", "compile", "vit_tiny",
+                        "-o", str(build), "--runs", "2"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "max abs error vs torch" in r.stdout and "kernels" in r.stdout
+    rel = float(r.stdout.split("relative error")[1].split()[1])
+    assert rel <= 1e-4
+    r = subprocess.run([sys.executable, "-m", "dagc.compiler.cli", "run", str(build)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and "output 0: float32[1, 10]" in r.stdout
+    r = subprocess.run([sys.executable, "-m", "dagc.compiler.cli", "run", str(tmp_path)],
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and "not a dagc artifact" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_compile_a_mlir_file(tmp_path):
+    model, inputs = get_model("unet_small")
+    path = tmp_path / "unet.mlir"
+    dagc.import_torch(model, inputs).save(path)
+    compiled = dagc.compile(dagc.load(path))
+    with torch.no_grad():
+        assert_matches_torch(compiled(*inputs), model(*inputs))
