@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from io import StringIO
 from itertools import count, product
 from math import tanh
 
@@ -20,9 +21,6 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from dagc.lowering.bufferize import BufferizePass
-from dagc.lowering.linalg_generalize import LinalgGeneralizePass
-from dagc.lowering.linalg_to_loops import LinalgToLoopsPass
 from xdsl.context import Context
 from xdsl.dialects import arith, builtin, func, get_all_dialects, math, memref, scf
 from xdsl.dialects.builtin import MemRefType, ModuleOp
@@ -44,6 +42,10 @@ from xdsl.ir import Operation
 from xdsl.parser import Parser
 from xdsl.printer import Printer
 from xdsl.utils.exceptions import PassFailedException
+
+from dagc.lowering.bufferize import BufferizePass
+from dagc.lowering.linalg_generalize import LinalgGeneralizePass
+from dagc.lowering.linalg_to_loops import LinalgToLoopsPass
 
 # --------------------------------------------------------------------------------
 # Interpreter support for what xDSL's interpreter lacks: strided views, copies,
@@ -179,12 +181,10 @@ def bufferize(text: str) -> ModuleOp:
 
 
 def to_text(module: ModuleOp) -> str:
-    printer = Printer()
-    from io import StringIO
-
-    printer.stream = StringIO()
-    printer.print_op(module)
-    return printer.stream.getvalue()
+    """The module printed (for debugging a failing structural test)."""
+    stream = StringIO()
+    Printer(stream=stream).print_op(module)
+    return stream.getvalue()
 
 
 def _array(value: np.ndarray) -> ShapedArray[float]:
