@@ -5,6 +5,7 @@
     dagc compile [MODEL] [--target cpu] [-o build/]   compile, save, report (default ResNet-18)
     dagc run build/ [--input x.npy]                    run a compiled artifact
     dagc prune MODEL --ratio 0.5 [-o pruned.mlir]      channel pruning, a table per group
+    dagc alloc-template MODEL --default X64:0 -o alloc.json   allocation to edit
     dagc stats MODEL [--top N --sort flops]            FLOPs/MACs/params/kmapp per op
     dagc models                                       list the built-in examples
 
@@ -330,6 +331,24 @@ def _stats(args: argparse.Namespace) -> int:
     from dagc.passes.analysis import model_stats
 
     Console().print(model_stats(load_module(args.model, args)).table(args.top, args.sort))
+    return 0
+
+
+def _configure_alloc_template(p: argparse.ArgumentParser) -> None:
+    add_model_args(p)
+    p.add_argument("--default", default="X64:0", help="device for every op (KIND:index)")
+    p.add_argument("-o", "--output", help="allocation JSON to write (default: stdout)")
+
+
+@command("alloc-template", "write an allocation JSON (every op -> the default device)",
+         _configure_alloc_template)
+def _alloc_template(args: argparse.Namespace) -> int:
+    import json
+
+    from dagc.passes.partition_devices import alloc_template
+
+    template = alloc_template(load_module(args.model, args), args.default)
+    write_output(json.dumps(template, indent=2) + "\n", args.output, (args.model,))
     return 0
 
 

@@ -54,7 +54,14 @@ def build_pipeline(spec: str, callback=None) -> PassPipeline:
     inner = pipeline_from_spec(spec)
     from xdsl.utils.arg_spec import parse_pipeline
 
-    specs = list(parse_pipeline(inner)) if inner else []
+    from xdsl.utils.exceptions import ArgSpecParseError
+
+    try:
+        specs = list(parse_pipeline(inner)) if inner else []
+    except ArgSpecParseError as e:  # a BaseException in xDSL: never let it escape
+        detail = " ".join(str(e).split())
+        raise Diagnostic("<pass-pipeline>", 0, 0,
+                         f"{detail} (quote option values such as default=\"X64:1\")") from None
     unknown = [s.name for s in specs if s.name not in available]
     if unknown:
         import difflib

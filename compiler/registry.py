@@ -41,6 +41,7 @@ _DIALECTS: dict[str, str] = {
 # Pass name -> "module:ModulePass subclass".
 _PASSES: dict[str, str] = {
     # -- dag passes --
+    "partition-devices": "dagc.passes.partition_devices:PartitionDevicesPass",
     "dag-fold-batchnorm": "dagc.passes.fold_batchnorm:FoldBatchNormPass",
     "dag-swap-activation": "dagc.passes.swap_activation:SwapActivationPass",
     "dag-insert-batchnorm": "dagc.passes.insert_batchnorm:InsertBatchNormPass",

@@ -19,9 +19,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 from xdsl.dialects.builtin import DenseIntOrFPElementsAttr, DenseResourceAttr
 from xdsl.dialects.func import CallOp, FuncOp, ReturnOp
-from xdsl.ir import Operation, SSAValue
+from xdsl.ir import Block, Operation, SSAValue
 
-from dagc.dialects import dag
+from dagc.dialects import dag, device
 from dagc.ir import Module
 
 
@@ -151,6 +151,7 @@ class DagModule(nn.Module):
             opaque = {f"{c.__module__}.{c.__qualname__}": c for c in opaque}
         self.params = nn.ParameterDict()
         self._constant_key: dict[Operation, str] = {}
+        self._handle_key: dict[str, str] = {}
         self._opaque: dict[Operation, Callable] = {}
         self.opaque_modules = nn.ModuleDict()
         missing: set[str] = set()
@@ -170,19 +171,27 @@ class DagModule(nn.Module):
             )
 
     def _add_constant(self, module: Module, op: dag.ConstantOp) -> None:
+        # Copies of one weight (partition-devices gives each subgraph its own
+        # constant op) share one parameter.
+        handle = op.handle
+        if handle in self._handle_key:
+            self._constant_key[op] = self._handle_key[handle]
+            return
         if isinstance(op.value, DenseResourceAttr):
             arr = np.array(module.constant(op.value))
         else:
             assert isinstance(op.value, DenseIntOrFPElementsAttr)
             shape = op.result.type.get_shape()
             arr = np.array(op.value.get_values(), dtype=_np_dtype(op)).reshape(shape)
-        key = f"c{len(self._constant_key)}"
+        key = f"c{len(set(self._constant_key.values()))}"
         t = torch.from_numpy(arr)
         if t.is_floating_point():
             self.params[key] = nn.Parameter(t)
         else:
             self.register_buffer(key, t)
         self._constant_key[op] = key
+        if handle is not None:
+            self._handle_key[handle] = key
 
     def _add_opaque(self, op: dag.OpaqueOp, provided) -> None:
         fn = _instantiate(_resolve(op.cls_name.data, provided))
@@ -200,15 +209,26 @@ class DagModule(nn.Module):
         return outs[0] if len(outs) == 1 else tuple(outs)
 
     def _run(self, func: FuncOp, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
-        args = func.body.block.args
+        return self._run_block(func.body.block, inputs, func.sym_name.data)
+
+    def _run_block(self, block: Block, inputs: list[torch.Tensor], where: str
+                   ) -> list[torch.Tensor]:
+        """Run a function body or a ``device.subgraph`` body (``where`` names it in
+        errors) on ``inputs`` bound to its arguments; returns the terminator's
+        operands."""
+        args = block.args
         if len(inputs) != len(args):
-            raise TypeError(f"{func.sym_name.data} takes {len(args)} inputs, got {len(inputs)}")
+            raise TypeError(f"{where} takes {len(args)} inputs, got {len(inputs)}")
         env: dict[SSAValue, torch.Tensor] = dict(zip(args, inputs))
-        for op in func.body.block.ops:
-            if isinstance(op, ReturnOp):
+        for op in block.ops:
+            if isinstance(op, ReturnOp | device.YieldOp):
                 return [env[v] for v in op.operands]
             operands = [env[v] for v in op.operands]
-            if isinstance(op, dag.ConstantOp):
+            if isinstance(op, device.SubgraphOp):
+                results = self._run_block(op.body.block, operands, f"subgraph {op.label}")
+            elif isinstance(op, device.TransferOp):
+                results = operands  # one address space here: a transfer is a no-op
+            elif isinstance(op, dag.ConstantOp):
                 results = [self.constant_tensor(op)]
             elif isinstance(op, dag.OpaqueOp):
                 results = self._run_opaque(op, operands)
@@ -220,7 +240,7 @@ class DagModule(nn.Module):
                     raise NotImplementedError(f"no reference kernel for {op.name}")
                 results = [kernel(op, *operands)]
             env.update(zip(op.results, results))
-        raise ValueError(f"{func.sym_name.data} has no func.return")
+        raise ValueError(f"{where} has no terminator")
 
     def _run_opaque(self, op: dag.OpaqueOp, operands: list[torch.Tensor]) -> list[torch.Tensor]:
         fn = self._opaque[op]

@@ -78,3 +78,23 @@ def test_view_writes_dot(tmp_path):
     assert r.returncode == 0, r.stderr
     dot = out.read_text()
     assert dot.startswith("digraph") and 'label="NVIDIA:0"' in dot and 'label="X64:0"' in dot
+
+
+def test_alloc_template_and_device_errors(tmp_path):
+    out = tmp_path / "alloc.json"
+    r = dagc_cli("alloc-template", "resnet18_small", "--default", "X64:0", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    alloc = __import__("json").loads(out.read_text())
+    assert alloc["conv1"] == "X64:0" and alloc["fc"] == "X64:0"
+    r = dagc_cli("alloc-template", "resnet18_small", "--default", "TPU:0")
+    assert r.returncode == 1 and "supported kinds: X86, X64" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_bad_pass_options_are_a_diagnostic(tmp_path):
+    f = tmp_path / "f.mlir"
+    f.write_text("func.func @f(%x: tensor<2xf32>) -> tensor<2xf32> {\n"
+                 "  func.return %x : tensor<2xf32>\n}\n")
+    r = subprocess.run([sys.executable, "-m", "dagc.compiler.opt", str(f), "-p",
+                        "partition-devices{default=X64:1}"], capture_output=True, text=True)
+    assert r.returncode == 1 and "error:" in r.stderr and "Traceback" not in r.stderr
