@@ -217,6 +217,7 @@ def _configure_compile(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="replace an existing dagc artifact")
     p.add_argument("-p", "--passes", default=None, help="dag-level passes to run first")
     p.add_argument("--runs", type=int, default=10, help="timed runs for the latency figure")
+    p.add_argument("--allocation", help="allocation JSON: op name -> device (KIND:index)")
 
 
 @command("compile", "compile a model (default: ResNet-18) to native code and report",
@@ -232,14 +233,15 @@ def _compile(args: argparse.Namespace) -> int:
 
     model, inputs = resolve_model(args.model, args.input_shape)
     with progress() as step:
+        leaves = tuple(_load_object(c) for c in args.leaf or ())
         compiled = dagc.compile(model, inputs, target=args.target, pipeline=args.passes,
-                                progress=step)
+                                allocation=args.allocation, progress=step, opaque=leaves)
         step("save")
         out = compiled.save(args.output, overwrite=args.force)
     if isinstance(model, dagc.Module):
-        reference = dagc.to_torch(model)
+        reference = dagc.to_torch(model, leaves)
         g = torch.Generator().manual_seed(0)
-        inputs = tuple(torch.randn(s.shape, generator=g) for s in compiled.signature.inputs)
+        inputs = tuple(torch.randn(s.shape, generator=g) for s in compiled.inputs)
     else:
         reference = model
     with torch.no_grad():
@@ -278,7 +280,7 @@ def _run(args: argparse.Namespace) -> int:
             raise CLIError(f"cannot read input: {e}") from e
     else:
         rng = np.random.default_rng(0)
-        inputs = [rng.standard_normal(shape).astype(dtype) for shape, dtype in runner.inputs]
+        inputs = [rng.standard_normal(s.shape).astype(s.dtype) for s in runner.inputs]
     outs = runner(*inputs)
     outs = outs if isinstance(outs, tuple) else (outs,)
     for i, o in enumerate(outs):

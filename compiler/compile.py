@@ -22,15 +22,24 @@ import os
 import shlex
 import tempfile
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from xdsl.dialects.builtin import DenseResourceAttr
 from xdsl.passes import ModulePass
 
 from dagc.ir import Module, numpy_dtype
+from dagc.runtime.executor import (
+    CpuExecutable,
+    Program,
+    Step,
+    Subgraph,
+    TensorSpec,
+    TorchExecutable,
+)
 
 CPU_STAGES: tuple[str, ...] = (
     "dagc-hoist-weights",
@@ -42,9 +51,6 @@ CPU_STAGES: tuple[str, ...] = (
     "convert-to-llvm",
 )
 """The ``dag-to-llvm`` pipeline, in order."""
-
-TARGETS = ("cpu",)
-
 
 @dataclass(frozen=True)
 class DagToLLVMPass(ModulePass):
@@ -78,32 +84,47 @@ class StageReport:
 
 
 @dataclass
-class TensorSpec:
-    """Shape and dtype of a model input or output."""
+class CompiledModel:
+    """A compiled model: call it like the model (torch tensors or numpy arrays in,
+    the same kind out). ``save(dir)`` writes a self-contained artifact.
 
-    shape: tuple[int, ...]
-    dtype: str
+    ``program`` is the partitioned executor (subgraphs and the steps between them);
+    without an allocation it has one subgraph on ``X64:0``.
+    """
 
-    def to_json(self) -> dict:
-        return {"shape": list(self.shape), "dtype": self.dtype}
+    dag: Module
+    program: Program
+    stages: list[StageReport]
+    kernels: int
+    partition_report: Any = None
 
+    def __call__(self, *inputs: Any) -> Any:
+        """Run the model (see :meth:`Program.__call__`).
 
-@dataclass
-class Signature:
-    """The compiled entry's calling convention: model inputs, then weights (by
-    resource handle), then one out-parameter per model output."""
+        Raises:
+            ValueError: wrong number, shape or dtype of inputs.
+        """
+        return self.program(*inputs)
 
-    inputs: list[TensorSpec]
-    weights: list[str]
-    weight_specs: list[TensorSpec]
-    outputs: list[TensorSpec]
+    @property
+    def inputs(self) -> list[TensorSpec]:
+        return self.program.inputs
 
-    def arg_specs(self) -> list:
-        """The native entry's arguments, for :meth:`CpuModule.get_function`."""
-        from dagc.runtime.cpu import ArgSpec
+    @property
+    def outputs(self) -> list[TensorSpec]:
+        return self.program.outputs
 
-        return [ArgSpec.array(s.shape, s.dtype)
-                for s in (*self.inputs, *self.weight_specs, *self.outputs)]
+    @property
+    def llvm_ir(self) -> str:
+        """The LLVM IR of every CPU subgraph."""
+        return "\n".join(sg.executable.llvm_ir for sg in self.program.subgraphs
+                         if isinstance(sg.executable, CpuExecutable))
+
+    def save(self, path: str | os.PathLike, overwrite: bool = False) -> Path:
+        """Write the artifact directory (see :mod:`dagc.runtime.artifact`)."""
+        from dagc.runtime.artifact import save_artifact
+
+        return save_artifact(self, Path(path), overwrite=overwrite)
 
 
 def _spec(t) -> TensorSpec:
@@ -154,69 +175,104 @@ def lower(module: Module, stages: Sequence[str] = CPU_STAGES,
     return current, reports
 
 
-@dataclass
-class CompiledModel:
-    """A compiled model: call it like the model (torch tensors or numpy arrays in,
-    the same kind out). ``save(dir)`` writes a self-contained artifact."""
+def compile_cpu(module: Module, progress: Callable[[str], None] | None = None,
+                opt_level: int = 3) -> tuple[CpuExecutable, list[StageReport], int]:
+    """Compile a dag module's ``@forward`` for the host CPU (the ``dag-to-llvm``
+    stages, LLVM IR, llvmlite O3).
 
-    dag: Module
-    signature: Signature
-    llvm_ir: str
-    stages: list[StageReport]
-    kernels: int
-    weights: dict[str, np.ndarray] = field(repr=False)
-    _fn: Any = field(default=None, repr=False)
-    _cpu: Any = field(default=None, repr=False)
+    Returns:
+        ``(executable, stage reports, number of kernels)``.
 
-    def __call__(self, *inputs: Any) -> Any:
-        """Run the model.
-
-        Raises:
-            ValueError: wrong number, shape or dtype of inputs.
-        """
-        sig = self.signature
-        if len(inputs) != len(sig.inputs):
-            raise ValueError(f"the model takes {len(sig.inputs)} inputs, got {len(inputs)}")
-        as_torch = any(type(x).__module__.startswith("torch") for x in inputs)
-        arrays = []
-        for i, (x, spec) in enumerate(zip(inputs, sig.inputs)):
-            a = x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
-            if tuple(a.shape) != spec.shape or str(a.dtype) != spec.dtype:
-                raise ValueError(f"input {i} must be {spec.dtype}{list(spec.shape)}, "
-                                 f"got {a.dtype}{list(a.shape)}")
-            arrays.append(np.ascontiguousarray(a))
-        outs = [np.empty(o.shape, dtype=o.dtype) for o in sig.outputs]
-        self._fn(*arrays, *(self.weights[h] for h in sig.weights), *outs)
-        if as_torch:
-            import torch
-
-            outs = [torch.from_numpy(o) for o in outs]
-        return outs[0] if len(outs) == 1 else tuple(outs)
-
-    def object_code(self) -> bytes:
-        """The relocatable object file of the compiled code."""
-        return self._cpu.emit_object()
-
-    def save(self, path: str | os.PathLike, overwrite: bool = False) -> Path:
-        """Write the artifact directory (see :mod:`dagc.runtime.artifact`)."""
-        from dagc.runtime.artifact import save_artifact
-
-        return save_artifact(self, Path(path), overwrite=overwrite)
-
-
-def _entry_signature(hoisted: Module) -> Signature:
+    Raises:
+        CompileError: a stage failed.
+    """
     from dagc.lowering.hoist_weights import weight_handles
+    from dagc.lowering.llvm_to_llvmir import translate_to_llvmir
+    from dagc.runtime.cpu import ArgSpec, CpuModule
 
+    hoisted, reports = lower(module, CPU_STAGES[:1], progress)
     func = hoisted.forward
     handles = weight_handles(func)
     args = func.body.block.args
     inputs = [_spec(a.type) for a, h in zip(args, handles) if h is None]
-    weights = [h for h in handles if h is not None]
-    weight_specs = [_spec(a.type) for a, h in zip(args, handles) if h is not None]
     if handles[: len(inputs)] != [None] * len(inputs):
         raise CompileError("dagc-hoist-weights", "weights must follow the inputs", None, "")
+    weights = {h: np.ascontiguousarray(module.resources.array(
+        DenseResourceAttr.from_params(h, a.type))) for a, h in zip(args, handles) if h}
+    order = [h for h in handles if h is not None]
     outputs = [_spec(t) for t in func.function_type.outputs.data]
-    return Signature(inputs, weights, weight_specs, outputs)
+    lowered, rest = lower(hoisted, CPU_STAGES[1:], progress)
+    reports += rest
+    kernels = sum(1 for f in lowered.op.body.ops
+                  if getattr(f, "sym_name", None) and f.sym_name.data.startswith("k_"))
+    if progress:
+        progress("llvm")
+    start = time.perf_counter()
+    try:
+        llvm_ir = translate_to_llvmir(lowered.op, lowered.ctx)
+        cpu = CpuModule(llvm_ir, opt_level=opt_level)
+        specs = [ArgSpec.array(s.shape, s.dtype) for s in inputs]
+        specs += [ArgSpec.array(weights[h].shape, str(weights[h].dtype)) for h in order]
+        specs += [ArgSpec.array(s.shape, s.dtype) for s in outputs]
+        fn = cpu.get_function("forward", specs)
+    except Exception as e:  # noqa: BLE001
+        raise CompileError("llvm", str(e).strip().splitlines()[0], None, "") from e
+    reports.append(StageReport("llvm (O3 + codegen)", time.perf_counter() - start, 0))
+    executable = CpuExecutable(fn, inputs, order, weights, outputs, llvm_ir, cpu.emit_object)
+    executable.cpu = cpu  # keeps the JIT alive with the function
+    return executable, reports, kernels
+
+
+def split_program(partitioned: Module):
+    """The subgraphs of a partitioned ``@forward`` as standalone modules, and the
+    steps that connect them.
+
+    Returns:
+        ``(inputs, outputs, output value ids, [(name, device, Module)], steps)``.
+    """
+    from xdsl.dialects.func import FuncOp, ReturnOp
+
+    from dagc.dialects import device
+
+    func = partitioned.forward
+    ids: dict = {a: i for i, a in enumerate(func.body.block.args)}
+    parts, steps = [], []
+
+    def vid(v) -> int:
+        if v not in ids:
+            ids[v] = len(ids)
+        return ids[v]
+
+    for op in func.body.block.ops:
+        if isinstance(op, device.SubgraphOp):
+            body = op.body.clone()
+            block = body.block
+            yield_op = block.last_op
+            block.insert_op_before(ReturnOp(*yield_op.operands), yield_op)
+            yield_op.detach()
+            yield_op.erase()
+            sub = FuncOp("forward", ([a.type for a in block.args],
+                                     [r.type for r in op.results]), body)
+            module = partitioned.clone()
+            for f in list(module.op.body.ops):
+                f.detach()
+            module.op.body.block.add_op(sub)
+            parts.append((op.label_attr.data, op.target.data, module))
+            steps.append(Step("run", [vid(v) for v in op.operands],
+                              [vid(r) for r in op.results], len(parts) - 1))
+        elif isinstance(op, device.TransferOp):
+            steps.append(Step("transfer", [vid(op.operands[0])], [vid(op.results[0])],
+                              source=op.from_.data, target=op.to.data))
+        elif isinstance(op, ReturnOp):
+            outputs = [vid(v) for v in op.operands]
+        else:
+            raise CompileError("partition", f"unexpected {op.name} between subgraphs", None, "")
+    inputs = [_spec(a.type) for a in func.body.block.args]
+    out_specs = [_spec(t) for t in func.function_type.outputs.data]
+    return inputs, out_specs, outputs, parts, steps
+
+
+DEFAULT_DEVICE = {"cpu": "X64:0", "vulkan": "NVIDIA:0"}
 
 
 def compile(
@@ -227,30 +283,33 @@ def compile(
     pipeline: Sequence[str] | str | None = None,
     progress: Callable[[str], None] | None = None,
     opt_level: int = 3,
+    opaque: Any = (),
 ) -> CompiledModel:
     """Compile a torch model (with its example inputs) or a dag :class:`Module`.
+
+    The model is partitioned over devices (``allocation``: op name -> ``KIND:index``,
+    a dict or a JSON path; ops it omits go to the target's default device, opaque ops
+    to HOST) and each subgraph is compiled for its device's backend.
 
     Args:
         model_or_module: ``torch.nn.Module`` or :class:`dagc.ir.Module`.
         example_inputs: tensors fixing the static shapes (torch models only).
-        target: ``"cpu"`` (LLVM for the host CPU).
-        allocation: device allocation (not supported by this target yet).
+        target: ``"cpu"`` (default device X64:0) or ``"vulkan"`` (NVIDIA:0).
+        allocation: op name -> device (see above).
         pipeline: dag-level passes to run first (``"dag-fold-batchnorm,..."``).
         progress: called with each stage's name as it starts.
+        opaque: classes/functions for opaque HOST ops (as for ``dagc.to_torch``).
 
     Raises:
         ValueError: unknown target or missing example inputs.
         CompileError: a stage failed (see the message for the reproducer).
         dagc.ImportError_: the torch model could not be imported.
+        AllocationError: the allocation names unknown ops or devices.
     """
-    from dagc.lowering.llvm_to_llvmir import translate_to_llvmir
-    from dagc.runtime.cpu import CpuModule
+    from dagc.passes.partition_devices import partition
 
-    if target not in TARGETS:
-        raise ValueError(f"unknown target '{target}'; supported: {', '.join(TARGETS)}")
-    if allocation is not None:
-        raise ValueError("device allocations need the partitioned executor, which this "
-                         "build does not have yet")
+    if target not in DEFAULT_DEVICE:
+        raise ValueError(f"unknown target '{target}'; supported: {', '.join(DEFAULT_DEVICE)}")
     if isinstance(model_or_module, Module):
         dag_module = model_or_module
     else:
@@ -260,40 +319,42 @@ def compile(
 
         if progress:
             progress("import")
-        dag_module = import_torch(model_or_module, example_inputs)
+        leaves = tuple(c for c in opaque if isinstance(c, type)) if not isinstance(
+            opaque, Mapping) else ()
+        dag_module = import_torch(model_or_module, example_inputs, leaf_modules=leaves)
     if pipeline:
         from dagc.compiler.pipeline import run_pipeline
 
         spec = pipeline if isinstance(pipeline, str) else ",".join(pipeline)
         dag_module = run_pipeline(dag_module, spec)
-    hoisted, first = lower(dag_module, CPU_STAGES[:1], progress)
-    signature = _entry_signature(hoisted)
-    lowered, rest = lower(hoisted, CPU_STAGES[1:], progress)
-    kernels = sum(1 for f in lowered.op.body.ops if getattr(f, "sym_name", None)
-                  and f.sym_name.data.startswith("k_"))
-    reports = first + rest
     if progress:
-        progress("llvm")
+        progress("partition-devices")
+    partitioned, report = partition(dag_module, allocation or {}, DEFAULT_DEVICE[target])
+    inputs, outputs, output_ids, parts, steps = split_program(partitioned)
+    subgraphs, stages, kernels = [], [], 0
+    for name, dev, module in parts:
+        executable, reports, n = _compile_subgraph(dev, module, progress, opt_level, opaque)
+        subgraphs.append(Subgraph(name, dev, executable))
+        stages += [StageReport(f"{r.name}" if len(parts) == 1 else f"{name}: {r.name}",
+                               r.seconds, r.ops) for r in reports]
+        kernels += n
+    program = Program(inputs, outputs, output_ids, subgraphs, steps)
+    return CompiledModel(dag_module, program, stages, kernels, report)
+
+
+def _compile_subgraph(dev: str, module: Module, progress, opt_level, opaque):
+    from dagc.dialects.device import parse_device
+
+    backend = parse_device(dev).backend
+    if backend == "llvm":
+        return compile_cpu(module, progress, opt_level)
+    if backend == "spirv":
+        try:
+            from dagc.compiler.gpu_compile import compile_vulkan_subgraph
+        except ImportError as e:
+            raise CompileError("spirv", f"no Vulkan backend in this build ({e})", None, "") from e
+        return compile_vulkan_subgraph(module, progress)
     start = time.perf_counter()
-    try:
-        llvm_ir = translate_to_llvmir(lowered.op, lowered.ctx)
-        cpu = CpuModule(llvm_ir, opt_level=opt_level)
-    except Exception as e:  # noqa: BLE001
-        raise CompileError("llvm", str(e).strip().splitlines()[0], None, "") from e
-    fn = cpu.get_function("forward", signature.arg_specs())
-    reports.append(StageReport("llvm (O3 + codegen)", time.perf_counter() - start, 0))
-    weights = {h: np.ascontiguousarray(dag_module.resources.array(_resource_attr(hoisted, h)))
-               for h in signature.weights}
-    return CompiledModel(dag_module, signature, llvm_ir, reports, kernels, weights, fn, cpu)
-
-
-def _resource_attr(hoisted: Module, handle: str):
-    from xdsl.dialects.builtin import DenseResourceAttr
-
-    func = hoisted.forward
-    from dagc.lowering.hoist_weights import weight_handles
-
-    for arg, h in zip(func.body.block.args, weight_handles(func)):
-        if h == handle:
-            return DenseResourceAttr.from_params(handle, arg.type)
-    raise KeyError(handle)
+    executable = TorchExecutable(module, opaque)
+    executable._network()  # missing opaque classes fail at compile time
+    return executable, [StageReport("host (torch)", time.perf_counter() - start, 0)], 0

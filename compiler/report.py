@@ -42,6 +42,11 @@ def compile_report(compiled, max_abs_err: float, scale: float, latency_s: float,
     summary.add_row("dag ops", str(sum(1 for op in compiled.dag.walk() if op.name.startswith("dag.")
                                        and op.name != "dag.constant")))
     summary.add_row("kernels (distinct signatures)", str(compiled.kernels))
+    subgraphs = compiled.program.subgraphs
+    summary.add_row("subgraphs", ", ".join(f"{sg.name} on {sg.device}" for sg in subgraphs))
+    transfers = sum(1 for s in compiled.program.steps if s.op == "transfer")
+    if transfers:
+        summary.add_row("transfers", str(transfers))
     summary.add_row("max abs error vs torch", f"{max_abs_err:.3g} (output scale {scale:.3g})")
     summary.add_row("relative error", f"{max_abs_err / max(scale, 1.0):.2g} (policy: <= 1e-4)")
     summary.add_row("latency (median)", f"{latency_s * 1e3:.2f} ms")

@@ -3,13 +3,15 @@
 Layout (format version 1)::
 
     build/
-      model.meta              JSON: format, inputs/outputs (shape, dtype), subgraphs
-                              (device, kernel files, entry symbol, calling
-                              convention), sha256 of every other file
-      weights.safetensors     the weights, keyed by resource handle
+      model.meta              JSON: format and version; inputs/outputs (shape, dtype);
+                              subgraphs in execution order (name, device, kind, files,
+                              calling convention); the steps (run a subgraph, or
+                              transfer a value between devices); sha256 of every file
+      weights.safetensors     all weights, keyed by resource handle
       model.mlir              the dag-level IR (weights elided), for inspection
-      cpu0/forward.o          the object code of the CPU subgraph
-      cpu0/forward.ll         its LLVM IR (for inspection and re-targeting)
+      sg0/forward.o, .ll      a CPU subgraph: object code and its LLVM IR
+      sg1/subgraph.mlir       a HOST subgraph: dag IR run by torch (opaque modules)
+      sg2/dispatch.json, *.spv  a Vulkan subgraph: kernels and their dispatch table
 
 :func:`load` checks the format version, that every listed file exists, and every
 checksum, before anything runs; a truncated, edited or mismatched artifact is refused
@@ -47,7 +49,8 @@ def save_artifact(compiled, path: Path, overwrite: bool = False) -> Path:
     """Write ``compiled`` (a :class:`dagc.compiler.compile.CompiledModel`) to ``path``.
 
     An existing non-empty directory is replaced only when it is itself a dagc
-    artifact and ``overwrite`` is true; anything else there is never touched.
+    artifact and ``overwrite`` is true; anything else there is never touched. The
+    directory is written under a temporary name and renamed when complete.
 
     Raises:
         ArtifactError: ``path`` exists and may not be replaced.
@@ -60,73 +63,28 @@ def save_artifact(compiled, path: Path, overwrite: bool = False) -> Path:
             raise ArtifactError(f"{path} exists and is not empty; choose another "
                                 "directory (an existing dagc artifact is replaced with "
                                 "overwrite=True / --force)")
+    program = compiled.program
     tmp = path.with_name(path.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
-    (tmp / "cpu0").mkdir(parents=True)
-    save_file({h: np.ascontiguousarray(a) for h, a in compiled.weights.items()},
+    tmp.mkdir(parents=True)
+    save_file({h: np.ascontiguousarray(a) for h, a in program.weights().items()},
               str(tmp / "weights.safetensors"))
-    (tmp / "cpu0" / "forward.o").write_bytes(compiled.object_code())
-    (tmp / "cpu0" / "forward.ll").write_text(compiled.llvm_ir)
     (tmp / "model.mlir").write_text(compiled.dag.to_text(elide_larger_than=0))
-    sig = compiled.signature
-    files = ["weights.safetensors", "cpu0/forward.o", "cpu0/forward.ll", "model.mlir"]
-    meta = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "inputs": [s.to_json() for s in sig.inputs],
-        "outputs": [s.to_json() for s in sig.outputs],
-        "subgraphs": [{
-            "name": "cpu0",
-            "device": "X64:0",
-            "kind": "llvm-object",
-            "object": "cpu0/forward.o",
-            "entry": "forward",
-            "convention": "bare pointers: inputs, weights, outputs",
-            "weights": [{"name": h, **w.to_json()} for h, w in zip(sig.weights, sig.weight_specs)],
-        }],
-        "transfers": [],
-        "checksums": {f: _sha256(tmp / f) for f in files},
-    }
+    files = ["weights.safetensors", "model.mlir"]
+    subgraphs = []
+    for i, sg in enumerate(program.subgraphs):
+        folder = f"sg{i}"
+        entry = sg.executable.save(tmp / folder)
+        files += [f"{folder}/{f}" for f in entry.pop("files")]
+        subgraphs.append({"name": sg.name, "device": sg.device, "folder": folder, **entry})
+    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, **program.describe(),
+            "subgraphs": subgraphs,
+            "checksums": {f: _sha256(tmp / f) for f in files}}
     (tmp / "model.meta").write_text(json.dumps(meta, indent=2) + "\n")
     if path.exists():
         shutil.rmtree(path)
     os.replace(tmp, path)
     return path
-
-
-class Runner:
-    """A loaded artifact: call it with numpy arrays or torch tensors."""
-
-    def __init__(self, path: Path, meta: dict, weights: dict[str, np.ndarray], fn, engine):
-        self.path, self.meta, self.weights = path, meta, weights
-        self._fn, self._engine = fn, engine
-        self.inputs = [(tuple(s["shape"]), s["dtype"]) for s in meta["inputs"]]
-        self.outputs = [(tuple(s["shape"]), s["dtype"]) for s in meta["outputs"]]
-
-    def __call__(self, *inputs: Any) -> Any:
-        """Run the artifact.
-
-        Raises:
-            ValueError: wrong number, shape or dtype of inputs.
-        """
-        if len(inputs) != len(self.inputs):
-            raise ValueError(f"the model takes {len(self.inputs)} inputs, got {len(inputs)}")
-        as_torch = any(type(x).__module__.startswith("torch") for x in inputs)
-        arrays = []
-        for i, (x, (shape, dtype)) in enumerate(zip(inputs, self.inputs)):
-            a = x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
-            if tuple(a.shape) != shape or str(a.dtype) != dtype:
-                raise ValueError(f"input {i} must be {dtype}{list(shape)}, got "
-                                 f"{a.dtype}{list(a.shape)}")
-            arrays.append(np.ascontiguousarray(a))
-        outs = [np.empty(shape, dtype=dtype) for shape, dtype in self.outputs]
-        sub = self.meta["subgraphs"][0]
-        self._fn(*arrays, *(self.weights[w["name"]] for w in sub["weights"]), *outs)
-        if as_torch:
-            import torch
-
-            outs = [torch.from_numpy(o) for o in outs]
-        return outs[0] if len(outs) == 1 else tuple(outs)
 
 
 def read_meta(path: Path) -> dict:
@@ -158,35 +116,40 @@ def read_meta(path: Path) -> dict:
     return meta
 
 
-def load(path: str | os.PathLike) -> Runner:
-    """Load an artifact written by ``CompiledModel.save`` and return a callable.
+def load(path: str | os.PathLike, opaque: Any = ()):
+    """Load an artifact written by ``CompiledModel.save`` and return a callable
+    :class:`dagc.runtime.executor.Program`.
 
     Runs in a process that never saw the model's source: only model.meta, the
-    safetensors weights and the object code are read (no pickle).
+    safetensors weights and the subgraphs' files are read (no pickle). HOST
+    subgraphs with opaque modules need their classes in ``opaque`` (as for
+    ``dagc.to_torch``).
 
     Raises:
-        ArtifactError: see :func:`read_meta`; also an unsupported subgraph kind.
+        ArtifactError: see :func:`read_meta`; also an unknown subgraph kind, a
+            missing weight, or missing opaque classes.
     """
     from safetensors.numpy import load_file
 
+    from dagc.runtime.executor import LOADERS, Program, Step, Subgraph, TensorSpec
+
     path = Path(path)
     meta = read_meta(path)
-    subs = meta.get("subgraphs", [])
-    if len(subs) != 1 or subs[0].get("kind") != "llvm-object":
-        raise ArtifactError(f"{path}: only single CPU-subgraph artifacts are supported")
-    sub = subs[0]
-    from dagc.runtime.cpu import ArgSpec, load_object
-
     weights = load_file(str(path / "weights.safetensors"))
-    for w in sub["weights"]:
-        t = weights.get(w["name"])
-        if t is None or list(t.shape) != w["shape"] or str(t.dtype) != w["dtype"]:
-            raise ArtifactError(f"{path}: weight '{w['name']}' is missing or does not "
-                                f"match {w['dtype']}{w['shape']}")
-    specs = [ArgSpec.array(s["shape"], s["dtype"])
-             for s in (*meta["inputs"], *sub["weights"], *meta["outputs"])]
-    try:
-        fn, engine = load_object((path / sub["object"]).read_bytes(), sub["entry"], specs)
-    except (KeyError, RuntimeError) as e:
-        raise ArtifactError(f"{path}: {e}") from e
-    return Runner(path, meta, weights, fn, engine)
+    subgraphs = []
+    for sub in meta.get("subgraphs", []):
+        loader = LOADERS.get(sub.get("kind"))
+        if loader is None:
+            raise ArtifactError(f"{path}: subgraph '{sub.get('name')}' has kind "
+                                f"{sub.get('kind')!r}, which this dagc cannot run")
+        folder = path / sub["folder"]
+        try:
+            extra = (opaque,) if sub["kind"] == "torch-ir" else ()
+            executable = loader(folder, sub, weights, *extra)
+        except (LookupError, RuntimeError, ValueError) as e:
+            raise ArtifactError(f"{path}: subgraph '{sub['name']}': {e}") from e
+        subgraphs.append(Subgraph(sub["name"], sub["device"], executable))
+    return Program([TensorSpec.from_json(s) for s in meta["inputs"]],
+                   [TensorSpec.from_json(s) for s in meta["outputs"]],
+                   list(meta["output_values"]), subgraphs,
+                   [Step.from_json(s) for s in meta["steps"]])

@@ -66,6 +66,7 @@ def test_artifact_runs_in_a_fresh_process(tmp_path):
     out = compiled.save(tmp_path / "build")
     meta = json.loads((out / "model.meta").read_text())
     assert meta["format_version"] == 1 and meta["inputs"][0]["shape"] == [1, 3, 64, 64]
+    assert [s["device"] for s in meta["subgraphs"]] == ["X64:0"]
     np.save(tmp_path / "x.npy", inputs[0].numpy())
     # The fresh process imports neither the model's module nor torch's model code.
     script = (
@@ -99,7 +100,7 @@ def test_tampered_artifacts_are_refused(tmp_path):
 
 def test_truncated_and_mismatched_artifacts_are_refused(tmp_path):
     out = _artifact(tmp_path)
-    (out / "cpu0" / "forward.o").unlink()
+    (out / "sg0" / "forward.o").unlink()
     with pytest.raises(ArtifactError, match="forward.o is missing"):
         dagc.runtime.load(out)
     meta = json.loads((out / "model.meta").read_text())
@@ -163,7 +164,7 @@ def test_cli_compile_and_run(tmp_path):
     assert rel <= 1e-4
     r = subprocess.run([sys.executable, "-m", "dagc.compiler.cli", "run", str(build)],
                        capture_output=True, text=True)
-    assert r.returncode == 0 and "output 0: float32[1, 10]" in r.stdout
+    assert r.returncode == 0 and "output 0: float32[1, 10]" in r.stdout, r.stderr
     r = subprocess.run([sys.executable, "-m", "dagc.compiler.cli", "run", str(tmp_path)],
                        capture_output=True, text=True)
     assert r.returncode == 1 and "not a dagc artifact" in r.stderr and "Traceback" not in r.stderr
@@ -176,3 +177,54 @@ def test_compile_a_mlir_file(tmp_path):
     compiled = dagc.compile(dagc.load(path))
     with torch.no_grad():
         assert_matches_torch(compiled(*inputs), model(*inputs))
+
+
+def _three_way(model, inputs, middle: str):
+    """Stem on X64:0, the residual stages on ``middle``, the leafed pooling on HOST."""
+    import torch.nn as nn
+
+    m = dagc.import_torch(model, inputs, leaf_modules=(nn.AdaptiveAvgPool2d,))
+    ops = [op for op in m.forward.body.block.ops if op.name.startswith("dag.")
+           and op.name != "dag.constant"]
+    labels = [op.label for op in ops]
+    first = next(i for i, n in enumerate(labels) if n.startswith("layer1"))
+    last = max(i for i, n in enumerate(labels) if n.startswith("layer4"))
+    alloc = {n: "X64:0" for n in labels}
+    alloc.update({n: middle for n in labels[first:last + 1]})
+    alloc.update({op.label: "HOST:0" for op in ops if op.name == "dag.opaque"})
+    return m, alloc
+
+
+def test_three_way_partition_runs_from_its_artifact(tmp_path):
+    model, inputs = get_model("resnet18_small")
+    m, alloc = _three_way(model, inputs, "X64:1")
+    opaque = {"torch.nn.modules.pooling.AdaptiveAvgPool2d": model.avgpool}
+    compiled = dagc.compile(m, allocation=alloc, opaque=opaque)
+    devices = [sg.device for sg in compiled.program.subgraphs]
+    assert devices == ["X64:0", "X64:1", "HOST:0", "X64:0"]
+    assert sum(1 for s in compiled.program.steps if s.op == "transfer") == 3
+    with torch.no_grad():
+        want = model(*inputs)
+    assert_matches_torch(compiled(*inputs), want)
+    out = compiled.save(tmp_path / "build")
+    np.save(tmp_path / "x.npy", inputs[0].numpy())
+    with pytest.raises(ArtifactError, match="AdaptiveAvgPool2d"):
+        dagc.runtime.load(out)  # the HOST module's class must be given
+    script = (
+        "import sys, numpy as np, torch, dagc.runtime\n"
+        "pool = torch.nn.AdaptiveAvgPool2d(1)\n"
+        f"r = dagc.runtime.load({str(out)!r}, opaque={{'torch.nn.modules.pooling.AdaptiveAvgPool2d': pool}})\n"
+        f"y = r(np.load({str(tmp_path / 'x.npy')!r}))\n"
+        "assert 'dagc.examples.models' not in sys.modules\n"
+        f"np.save({str(tmp_path / 'y.npy')!r}, y)\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=tmp_path)
+    assert_matches_torch(torch.from_numpy(np.load(tmp_path / "y.npy")), want)
+
+
+def test_unknown_devices_and_ops_in_allocations_are_refused():
+    model, inputs = get_model("vit_tiny")
+    with pytest.raises(ValueError, match="supported kinds"):
+        dagc.compile(model, inputs, allocation={"head": "TPU:0"})
+    with pytest.raises(ValueError, match="no_such_op"):
+        dagc.compile(model, inputs, allocation={"no_such_op": "X64:0"})

@@ -1,0 +1,279 @@
+"""The partitioned executor: runs a model's subgraphs in order on their devices.
+
+A compiled model is a list of *steps* over numbered values (the entry's arguments
+are values ``0..n-1``): ``run`` a subgraph on its device (its executable reads and
+writes numbered values) or ``transfer`` a value between devices. Executables, one
+per subgraph, by device backend (:data:`dagc.dialects.device.DEVICE_KINDS`):
+
+- ``llvm``: native code from the CPU pipeline (:class:`CpuExecutable`),
+- ``spirv``: kernels dispatched through Vulkan (``dagc.compiler.gpu_compile``),
+- ``torch``: the subgraph's dag IR run by the reference executor
+  (:class:`TorchExecutable`, for opaque HOST modules).
+
+On the host all devices share memory, so a transfer hands the array over (it is the
+point where a device runtime would copy); the step list still records every
+crossing, which is what the artifact and the reports show.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+
+class Executable(Protocol):
+    """A compiled subgraph: arrays in, arrays out, and its own files in a folder."""
+
+    kind: str
+
+    def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]: ...
+
+    def weights(self) -> dict[str, np.ndarray]: ...
+
+    def save(self, folder: Path) -> dict: ...
+
+
+@dataclass
+class Step:
+    """``run`` subgraph ``index`` (reads ``inputs``, writes ``outputs``) or
+    ``transfer`` value ``inputs[0]`` to ``outputs[0]`` from one device to another."""
+
+    op: str
+    inputs: list[int]
+    outputs: list[int]
+    index: int = -1
+    source: str = ""
+    target: str = ""
+
+    def to_json(self) -> dict:
+        d = {"op": self.op, "inputs": self.inputs, "outputs": self.outputs}
+        if self.op == "run":
+            d["subgraph"] = self.index
+        else:
+            d.update({"from": self.source, "to": self.target})
+        return d
+
+    @staticmethod
+    def from_json(d: dict) -> Step:
+        return Step(d["op"], list(d["inputs"]), list(d["outputs"]), d.get("subgraph", -1),
+                    d.get("from", ""), d.get("to", ""))
+
+
+@dataclass
+class Subgraph:
+    """One compiled subgraph: its name, device (``KIND:index``) and executable."""
+
+    name: str
+    device: str
+    executable: Any
+
+
+@dataclass
+class TensorSpec:
+    """Shape and dtype of a model input or output."""
+
+    shape: tuple[int, ...]
+    dtype: str
+
+    def to_json(self) -> dict:
+        return {"shape": list(self.shape), "dtype": self.dtype}
+
+    @staticmethod
+    def from_json(d: dict) -> TensorSpec:
+        return TensorSpec(tuple(d["shape"]), d["dtype"])
+
+
+@dataclass
+class Program:
+    """Subgraphs, the steps between them, and the model's inputs and outputs."""
+
+    inputs: list[TensorSpec]
+    outputs: list[TensorSpec]
+    output_ids: list[int]
+    subgraphs: list[Subgraph]
+    steps: list[Step]
+    _transfers: int = field(default=0, init=False)
+
+    def __call__(self, *inputs: Any) -> Any:
+        """Run the model on torch tensors or numpy arrays (outputs of the same kind).
+
+        Raises:
+            ValueError: wrong number, shape or dtype of inputs.
+        """
+        if len(inputs) != len(self.inputs):
+            raise ValueError(f"the model takes {len(self.inputs)} inputs, got {len(inputs)}")
+        as_torch = any(type(x).__module__.startswith("torch") for x in inputs)
+        env: dict[int, np.ndarray] = {}
+        for i, (x, spec) in enumerate(zip(inputs, self.inputs)):
+            a = x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
+            if tuple(a.shape) != spec.shape or str(a.dtype) != spec.dtype:
+                raise ValueError(f"input {i} must be {spec.dtype}{list(spec.shape)}, "
+                                 f"got {a.dtype}{list(a.shape)}")
+            env[i] = np.ascontiguousarray(a)
+        for step in self.steps:
+            if step.op == "transfer":
+                env[step.outputs[0]] = env[step.inputs[0]]
+                continue
+            results = self.subgraphs[step.index].executable.run([env[v] for v in step.inputs])
+            env.update(zip(step.outputs, results))
+        outs = [env[v] for v in self.output_ids]
+        if as_torch:
+            import torch
+
+            outs = [torch.from_numpy(np.ascontiguousarray(o)) for o in outs]
+        return outs[0] if len(outs) == 1 else tuple(outs)
+
+    def weights(self) -> dict[str, np.ndarray]:
+        """Every subgraph's weights, by resource handle."""
+        out: dict[str, np.ndarray] = {}
+        for sg in self.subgraphs:
+            out.update(sg.executable.weights())
+        return out
+
+    def describe(self) -> dict:
+        """The JSON description of the program (without files or checksums)."""
+        return {
+            "inputs": [s.to_json() for s in self.inputs],
+            "outputs": [s.to_json() for s in self.outputs],
+            "output_values": self.output_ids,
+            "steps": [s.to_json() for s in self.steps],
+            "transfers": [s.to_json() for s in self.steps if s.op == "transfer"],
+        }
+
+
+# ----------------------------------------------------------------------------
+# Executables
+# ----------------------------------------------------------------------------
+
+
+@dataclass
+class CpuExecutable:
+    """Native code of one subgraph: ``fn(inputs..., weights..., outputs...)``."""
+
+    fn: Any
+    inputs: list[TensorSpec]
+    weight_handles: list[str]
+    weight_arrays: dict[str, np.ndarray]
+    outputs: list[TensorSpec]
+    llvm_ir: str = ""
+    object_code: Any = None  # () -> bytes
+    kind: str = "llvm-object"
+
+    def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        outs = [np.empty(o.shape, dtype=o.dtype) for o in self.outputs]
+        args = [np.ascontiguousarray(a) for a in inputs]
+        self.fn(*args, *(self.weight_arrays[h] for h in self.weight_handles), *outs)
+        return outs
+
+    def weights(self) -> dict[str, np.ndarray]:
+        return dict(self.weight_arrays)
+
+    def save(self, folder: Path) -> dict:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "forward.o").write_bytes(self.object_code())
+        (folder / "forward.ll").write_text(self.llvm_ir)
+        return {
+            "kind": self.kind,
+            "files": ["forward.o", "forward.ll"],
+            "object": "forward.o",
+            "entry": "forward",
+            "convention": "bare pointers: inputs, weights, outputs",
+            "inputs": [s.to_json() for s in self.inputs],
+            "outputs": [s.to_json() for s in self.outputs],
+            "weights": [{"name": h, "shape": list(self.weight_arrays[h].shape),
+                         "dtype": str(self.weight_arrays[h].dtype)}
+                        for h in self.weight_handles],
+        }
+
+    @staticmethod
+    def load(folder: Path, meta: dict, weights: Mapping[str, np.ndarray]) -> CpuExecutable:
+        from dagc.runtime.cpu import ArgSpec, load_object
+
+        for w in meta["weights"]:
+            t = weights.get(w["name"])
+            if t is None or list(t.shape) != w["shape"] or str(t.dtype) != w["dtype"]:
+                raise LookupError(f"weight '{w['name']}' is missing or does not match "
+                                  f"{w['dtype']}{w['shape']}")
+        specs = [ArgSpec.array(s["shape"], s["dtype"])
+                 for s in (*meta["inputs"], *meta["weights"], *meta["outputs"])]
+        fn, _engine = load_object((folder / meta["object"]).read_bytes(), meta["entry"], specs)
+        handles = [w["name"] for w in meta["weights"]]
+        return CpuExecutable(fn, [TensorSpec.from_json(s) for s in meta["inputs"]], handles,
+                             {h: weights[h] for h in handles},
+                             [TensorSpec.from_json(s) for s in meta["outputs"]])
+
+
+@dataclass
+class TorchExecutable:
+    """A subgraph run by PyTorch through the reference executor (HOST device)."""
+
+    module: Any  # dagc.ir.Module with @forward
+    opaque: Any = ()
+    kind: str = "torch-ir"
+    _net: Any = None
+
+    def _network(self):
+        if self._net is None:
+            from dagc.runtime.reference import to_torch
+
+            self._net = to_torch(self.module, self.opaque)
+        return self._net
+
+    def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        import torch
+
+        with torch.no_grad():
+            out = self._network()(*(torch.from_numpy(np.ascontiguousarray(a)) for a in inputs))
+        out = out if isinstance(out, tuple) else (out,)
+        return [o.numpy() for o in out]
+
+    def weights(self) -> dict[str, np.ndarray]:
+        store = self.module.resources
+        return {h: np.array(store.array(attr)) for h, attr in _resource_attrs(self.module).items()}
+
+    def save(self, folder: Path) -> dict:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "subgraph.mlir").write_text(self.module.to_text(elide_larger_than=0))
+        classes = sorted({op.cls_name.data for op in self.module.walk()
+                          if op.name == "dag.opaque"})
+        return {"kind": self.kind, "files": ["subgraph.mlir"], "ir": "subgraph.mlir",
+                "opaque_classes": classes}
+
+    @staticmethod
+    def load(folder: Path, meta: dict, weights: Mapping[str, np.ndarray],
+             opaque: Any = ()) -> TorchExecutable:
+        from dagc.ir import parse
+
+        module = parse((folder / meta["ir"]).read_text(), str(folder / meta["ir"]))
+        store = module.resources
+        for handle in _resource_attrs(module):
+            if handle not in weights:
+                raise LookupError(f"weight '{handle}' is missing")
+            store.blobs[handle] = np.ascontiguousarray(weights[handle]).tobytes()
+        ex = TorchExecutable(module, opaque)
+        ex._network()  # fail now (e.g. missing opaque classes), not at the first call
+        return ex
+
+
+def _resource_attrs(module) -> dict:
+    from xdsl.dialects.builtin import DenseResourceAttr
+
+    found = {}
+    for op in module.walk():
+        value = op.properties.get("value")
+        if isinstance(value, DenseResourceAttr):
+            found[value.resource_handle.data] = value
+    return found
+
+
+LOADERS = {"llvm-object": CpuExecutable.load, "torch-ir": TorchExecutable.load}
+"""Executable kind (``model.meta``) -> ``load(folder, meta, weights[, opaque])``."""
+
+
+def dumps(meta: dict) -> str:
+    return json.dumps(meta, indent=2) + "\n"
