@@ -228,3 +228,14 @@ def test_unknown_devices_and_ops_in_allocations_are_refused():
         dagc.compile(model, inputs, allocation={"head": "TPU:0"})
     with pytest.raises(ValueError, match="no_such_op"):
         dagc.compile(model, inputs, allocation={"no_such_op": "X64:0"})
+
+
+@pytest.mark.parametrize("name", ["resnet18_small", "mobilenet_v2_small"])
+def test_pruned_models_compile_and_match_their_reference(name):
+    model, inputs = get_model(name)
+    pruned, report = dagc.prune(dagc.import_torch(model, inputs), ratio=0.5)
+    assert dagc.stats(pruned).flops < 0.5 * dagc.stats(dagc.import_torch(model, inputs)).flops
+    compiled = dagc.compile(pruned)
+    with torch.no_grad():
+        want = dagc.to_torch(pruned)(*inputs)
+    assert_matches_torch(compiled(*inputs), want)
