@@ -1,8 +1,8 @@
 """Lower GPU kernels to the spirv dialect, and build the host's dispatch table.
 
 Input: what ``convert-loops-to-gpu`` produces, a ``gpu.module`` of
-``gpu.func ... kernel`` functions on statically shaped memrefs (f32 or i32
-elements, identity layout) whose bodies use arith, math, scf.for / scf.if,
+``gpu.func ... kernel`` functions on statically shaped memrefs (f32, i32 or
+i1 elements, identity layout) whose bodies use arith, math, scf.for / scf.if,
 memref.load / memref.store and gpu.global_id / block_id / thread_id /
 block_dim / grid_dim. Each kernel becomes one ``spirv.module`` with one
 GLCompute entry point:
@@ -31,8 +31,10 @@ before, only the Input built-ins. The version is the pass option
 storage class in core and what Vulkan 1.1 accepts).
 
 ``build_dispatch_table`` then turns the host function (memref.alloc,
-gpu.launch_func, func.return) into a ``DispatchTable``: buffers, and per
-launch the kernel's SPIR-V binary, its bindings and its workgroup counts.
+memref.get_global of dense constants, gpu.launch_func, func.return) into a
+``DispatchTable``: buffers (constants with their contents), and per launch
+the kernel's SPIR-V binary (serialized once per kernel), its bindings and its
+workgroup counts.
 """
 
 from __future__ import annotations
@@ -42,11 +44,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from dagc.dialects import spirv
 from dagc.lowering.spirv_binary import serialize
 from xdsl.context import Context
 from xdsl.dialects import arith, func, gpu, math, memref, scf
 from xdsl.dialects.builtin import (
+    DenseIntOrFPElementsAttr,
     Float32Type,
     FloatAttr,
     FunctionType,
@@ -192,8 +196,12 @@ _BUILTIN_OF: dict[type[Operation], spirv.BuiltIn] = {
 }
 _DIM_INDEX = {"x": 0, "y": 1, "z": 2}
 
-BUFFER_ELEMENT_TYPES = {"f32": "float32", "i32": "int32"}
-"""Memref element types a kernel buffer may have -> numpy dtype names."""
+BUFFER_ELEMENT_TYPES = {"f32": "float32", "i32": "int32", "i1": "int32"}
+"""Memref element types a kernel buffer may have -> numpy dtype names.
+
+SPIR-V has no booleans in storage buffers: an ``i1`` buffer holds one 32-bit
+integer per element (0 or 1); loads compare it with 0, stores select 1 or 0.
+"""
 
 
 def parse_version(text: str) -> tuple[int, int]:
@@ -208,11 +216,15 @@ def parse_version(text: str) -> tuple[int, int]:
 
 
 def convert_type(ty: Attribute) -> Attribute:
-    """Kernel scalar type -> SPIR-V type: index -> i32; i1, i32, f32 unchanged.
+    """Kernel scalar type -> SPIR-V type: index and i64 -> i32; i1, i32, f32
+    unchanged.
 
+    i64 scalars in kernels are index arithmetic (``arith.index_cast`` to i64 and
+    back, e.g. interpolation's source coordinates): buffers hold f32/i32 only and
+    their sizes fit 32 bits, so they are narrowed like ``index``.
     Raises PassFailedException for any other type.
     """
-    if isinstance(ty, IndexType):
+    if isinstance(ty, IndexType) or (isinstance(ty, IntegerType) and ty.width.data == 64):
         return i32
     if isinstance(ty, IntegerType) and ty.width.data in (1, 32):
         return IntegerType(ty.width.data)
@@ -240,14 +252,19 @@ def buffer_type(ty: MemRefType) -> spirv.PointerType:
     ):
         raise PassFailedException(f"{ty} must have the identity layout")
     if str(ty.element_type) not in BUFFER_ELEMENT_TYPES:
-        raise PassFailedException(f"{ty}: buffers hold f32 or i32 elements")
+        raise PassFailedException(f"{ty}: buffers hold f32, i32 or i1 elements")
     count = 1
     for d in shape:
         count *= d
-    array = spirv.ArrayType(max(count, 1), ty.element_type, 4)
+    element = i32 if _is_bool(ty.element_type) else ty.element_type
+    array = spirv.ArrayType(max(count, 1), element, 4)
     return spirv.PointerType(
         spirv.StructType([array], [0], ["Block"]), spirv.StorageClass.StorageBuffer
     )
+
+
+def _is_bool(ty: Attribute) -> bool:
+    return isinstance(ty, IntegerType) and ty.width.data == 1
 
 
 def _row_major_strides(shape: Sequence[int]) -> list[int]:
@@ -416,11 +433,17 @@ class _KernelLowering:
             return self.lower_if(op)
         if isinstance(op, memref.LoadOp):
             ptr = self.pointer(op.memref, op.indices)
-            self.values[op.res] = self.emit(spirv.LoadOp(ptr))
+            loaded = self.emit(spirv.LoadOp(ptr))
+            if _is_bool(op.res.type):
+                loaded = self.emit(spirv.INotEqualOp(loaded, self.const(0)))
+            self.values[op.res] = loaded
             return
         if isinstance(op, memref.StoreOp):
             ptr = self.pointer(op.memref, op.indices)
-            self.emit(spirv.StoreOp(ptr, self.value(op.value)))
+            value = self.value(op.value)
+            if _is_bool(op.value.type):
+                value = self.emit(spirv.SelectOp(value, self.const(1), self.const(0)))
+            self.emit(spirv.StoreOp(ptr, value))
             return
         if t in _BUILTIN_OF:
             dim = _DIM_INDEX[op.dimension.data]  # type: ignore[attr-defined]
@@ -456,8 +479,15 @@ class _KernelLowering:
             return self.emit(spirv.SelectOp(*x))
         if isinstance(op, arith.IndexCastOp):
             if convert_type(op.results[0].type) != x[0].type:
-                raise PassFailedException("index casts must be between index and i32")
+                raise PassFailedException(
+                    "index casts must be between index and i32 or i64"
+                )
             return x[0]
+        if (
+            isinstance(op, arith.ExtSIOp | arith.ExtUIOp | arith.TruncIOp)
+            and convert_type(op.results[0].type) == x[0].type
+        ):
+            return x[0]  # between i32 and i64, both i32 in kernels
         if (
             isinstance(op, arith.ExtUIOp | arith.ExtSIOp)
             and x[0].type == spirv.BoolType
@@ -648,12 +678,15 @@ class BufferSpec:
     """One device buffer: ``shape``, numpy ``dtype`` name, and where it comes from.
 
     ``argument`` is the host function's argument index for an input buffer,
-    None for a temporary (``memref.alloc``) the runtime allocates.
+    None for a temporary (``memref.alloc``) the runtime allocates. ``constant``
+    names the entry of ``DispatchTable.constants`` holding the initial contents
+    of a constant buffer (a ``memref.get_global``), else None.
     """
 
     shape: tuple[int, ...]
     dtype: str
     argument: int | None = None
+    constant: str | None = None
 
     @property
     def nbytes(self) -> int:
@@ -688,17 +721,26 @@ class DispatchTable:
 
     ``results``: buffer indices whose contents the function produces (its
     returned memrefs, or else the argument buffers that kernels write).
+    ``constants``: the contents of constant buffers (``BufferSpec.constant``),
+    numpy arrays of the buffer's shape and dtype.
     """
 
     buffers: tuple[BufferSpec, ...]
     kernels: tuple[KernelDispatch, ...]
     results: tuple[int, ...]
     inputs: tuple[int, ...] = field(default=())
+    constants: dict[str, np.ndarray] = field(default_factory=dict, compare=False)
+
+    def __hash__(self) -> int:
+        return hash((self.buffers, self.kernels, self.results, self.inputs))
 
     def save(self, directory: str | Path) -> None:
-        """Write ``dispatch.json`` and one ``<kernel>.spv`` per dispatch into ``directory``."""
+        """Write ``dispatch.json``, one ``<kernel>.spv`` per dispatch and one
+        ``<constant>.npy`` per constant buffer into ``directory``."""
         path = Path(directory)
         path.mkdir(parents=True, exist_ok=True)
+        for name, data in self.constants.items():
+            np.save(path / f"{name}.npy", data, allow_pickle=False)
         kernels = []
         for k in self.kernels:
             (path / f"{k.name}.spv").write_bytes(k.spirv)
@@ -715,7 +757,12 @@ class DispatchTable:
         table = {
             "format": 1,
             "buffers": [
-                {"shape": list(b.shape), "dtype": b.dtype, "argument": b.argument}
+                {
+                    "shape": list(b.shape),
+                    "dtype": b.dtype,
+                    "argument": b.argument,
+                    **({"constant": f"{b.constant}.npy"} if b.constant else {}),
+                }
                 for b in self.buffers
             ],
             "kernels": kernels,
@@ -731,9 +778,19 @@ class DispatchTable:
         if table.get("format") != 1:
             raise ValueError(f"unknown dispatch table format {table.get('format')}")
         buffers = tuple(
-            BufferSpec(tuple(b["shape"]), b["dtype"], b["argument"])
+            BufferSpec(
+                tuple(b["shape"]),
+                b["dtype"],
+                b["argument"],
+                b["constant"].removesuffix(".npy") if b.get("constant") else None,
+            )
             for b in table["buffers"]
         )
+        constants = {
+            b.constant: np.load(path / f"{b.constant}.npy", allow_pickle=False)
+            for b in buffers
+            if b.constant
+        }
         kernels = tuple(
             KernelDispatch(
                 k["name"],
@@ -746,7 +803,7 @@ class DispatchTable:
             for k in table["kernels"]
         )
         return DispatchTable(
-            buffers, kernels, tuple(table["results"]), _inputs(buffers)
+            buffers, kernels, tuple(table["results"]), _inputs(buffers), constants
         )
 
 
@@ -790,7 +847,9 @@ def build_dispatch_table(
 
     ``function``: the host function's name (default: the only one that
     launches kernels). The host body may hold arith.constant, memref.alloc
-    (temporary buffers), gpu.launch_func, memref.dealloc and func.return; each
+    (temporary buffers), memref.get_global (constant buffers: the global must
+    have a dense initial value and not be written), gpu.launch_func,
+    memref.dealloc and func.return; each
     launched ``spirv.module`` is serialized. Raises PassFailedException for
     anything else (scalar arguments, other host ops, unknown kernels).
     """
@@ -812,10 +871,17 @@ def build_dispatch_table(
         for m in module.walk()
         if isinstance(m, spirv.ModuleOp) and m.sym_name
     }
+    globals_ = {
+        g.sym_name.data: g for g in module.walk() if isinstance(g, memref.GlobalOp)
+    }
     buffers: list[BufferSpec] = []
     index: dict[SSAValue, int] = {}
+    constants: dict[str, np.ndarray] = {}
+    global_buffers: dict[str, int] = {}
 
-    def add_buffer(value: SSAValue, argument: int | None) -> None:
+    def add_buffer(
+        value: SSAValue, argument: int | None, constant: str | None = None
+    ) -> None:
         ty = value.type
         if not isinstance(ty, MemRefType):
             raise PassFailedException(
@@ -828,12 +894,42 @@ def build_dispatch_table(
                 tuple(ty.get_shape()),
                 BUFFER_ELEMENT_TYPES[str(ty.element_type)],
                 argument,
+                constant,
             )
         )
+
+    def add_global(op: memref.GetGlobalOp) -> None:
+        name = op.name_.root_reference.data
+        if name in global_buffers:  # one buffer per global
+            index[op.memref] = global_buffers[name]
+            return
+        g = globals_.get(name)
+        if g is None or not isinstance(g.initial_value, DenseIntOrFPElementsAttr):
+            raise PassFailedException(
+                f"memref.get_global @{name}: the global must exist and be initialized "
+                "with dense<...> values"
+            )
+        if g.constant is None and any(
+            isinstance(o, memref.StoreOp) and o.memref.owner is op for o in host.walk()
+        ):
+            raise PassFailedException(f"global @{name} is written: not supported")
+        key = f"constant{len(constants)}"
+        add_buffer(op.memref, None, key)
+        spec = buffers[-1]
+        values = np.asarray(g.initial_value.get_values())
+        if _is_bool(g.type.element_type):
+            values = values != 0  # i1 values may read as -1 (signed)
+        values = values.astype(spec.dtype)
+        count = int(np.prod(spec.shape)) if spec.shape else 1
+        if values.size == 1 and count != 1:  # a splat
+            values = np.full(count, values.reshape(()), dtype=spec.dtype)
+        constants[key] = values.reshape(spec.shape)
+        global_buffers[name] = index[op.memref]
 
     for i, arg in enumerate(host.body.block.args):
         add_buffer(arg, i)
     kernels: list[KernelDispatch] = []
+    serialized: dict[str, bytes] = {}  # a kernel launched twice is serialized once
     written: set[int] = set()
     results: list[int] | None = None
     for op in host.body.block.ops:
@@ -841,6 +937,8 @@ def build_dispatch_table(
             continue
         if isinstance(op, memref.AllocOp | memref.AllocaOp):
             add_buffer(op.memref, None)
+        elif isinstance(op, memref.GetGlobalOp):
+            add_global(op)
         elif isinstance(op, gpu.LaunchFuncOp):
             name = op.kernel.root_reference.data
             if name not in spirv_modules:
@@ -848,6 +946,8 @@ def build_dispatch_table(
                     f"@{name} is not a spirv.module; run convert-gpu-to-spirv first"
                 )
             spv_module = spirv_modules[name]
+            if name not in serialized:
+                serialized[name] = serialize(spv_module)
             bindings = tuple(index[v] for v in op.kernelOperands)
             written |= {bindings[b] for b in _written_bindings(spv_module)}
             entry = [
@@ -863,7 +963,7 @@ def build_dispatch_table(
             kernels.append(
                 KernelDispatch(
                     name=name,
-                    spirv=serialize(spv_module),
+                    spirv=serialized[name],
                     entry_point=entry[0].fn.root_reference.data,
                     bindings=bindings,
                     workgroups=tuple(
@@ -884,5 +984,5 @@ def build_dispatch_table(
     if results is None:
         results = sorted(i for i in written if buffers[i].argument is not None)
     return DispatchTable(
-        tuple(buffers), tuple(kernels), tuple(results), _inputs(buffers)
+        tuple(buffers), tuple(kernels), tuple(results), _inputs(buffers), constants
     )

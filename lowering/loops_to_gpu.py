@@ -24,16 +24,33 @@ Each top-level loop nest becomes one ``gpu.func ... kernel`` in a
 
 Loop bounds and steps must be constants (static shapes). xDSL's gpu dialect
 has no custom syntax, so the kernels print in MLIR's generic op form.
+
+Whole models arrive as an entry function calling one private function per
+kernel (``dagc-outline-kernels``), with out-parameters the caller allocates
+(``dagc-bufferize``). With ``inline_calls=true`` the pass first
+inlines every ``func.call`` of a private, single-block, result-free function
+(innermost first, as MLIR's ``-inline`` would), erases the callees left
+without callers, and folds the loads and stores through static views
+(``memref.subview`` / ``expand_shape`` / ``collapse_shape``) into accesses of
+the views' sources (MLIR's ``-fold-memref-alias-ops``, via
+``dagc-linalg-to-loops``' patterns), so that every kernel argument is a whole
+allocation, argument or global with the identity layout. What stays in the
+host function is ``memref.alloc`` / ``dealloc`` / ``get_global``,
+``arith.constant``, the launches and ``func.return``: a dispatch table. With
+``wrap_scalar_code=true``, loads, stores and arithmetic outside any loop (what a
+linalg op on 0-d memrefs lowers to) are first put into a one-iteration
+``scf.for``, so they run as a single-invocation kernel.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from io import StringIO
 from itertools import pairwise
 
 from xdsl.context import Context
-from xdsl.dialects import arith, func, gpu, scf
+from xdsl.dialects import arith, func, gpu, memref, scf
 from xdsl.dialects.builtin import (
     IndexType,
     IntegerAttr,
@@ -45,7 +62,9 @@ from xdsl.dialects.builtin import (
 )
 from xdsl.ir import Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
+from xdsl.printer import Printer
 from xdsl.pattern_rewriter import (
+    GreedyRewritePatternApplier,
     PatternRewriter,
     PatternRewriteWalker,
     RewritePattern,
@@ -289,6 +308,119 @@ class _Outliner:
         return ops
 
 
+def _inlinable(callee: func.FuncOp) -> bool:
+    """A private function of one block, without results, calling nothing."""
+    return (
+        callee.sym_visibility is not None
+        and callee.sym_visibility.data == "private"
+        and len(callee.body.blocks) == 1
+        and not callee.function_type.outputs.data
+        and not any(isinstance(o, func.CallOp) for o in callee.walk())
+    )
+
+
+def inline_calls(module: ModuleOp) -> None:
+    """Inline every ``func.call`` of an inlinable function (see :func:`_inlinable`),
+    innermost callees first, then erase the private functions left without calls.
+
+    The callee's body (but its ``func.return``) is cloned before the call, its
+    block arguments replaced by the call's operands. Calls of other functions
+    (public, with results, recursive) stay.
+    """
+    funcs = {
+        f.sym_name.data: f for f in module.body.block.ops if isinstance(f, func.FuncOp)
+    }
+    changed = True
+    while changed:
+        changed = False
+        for call in [o for o in module.walk() if isinstance(o, func.CallOp)]:
+            callee = funcs.get(call.callee.root_reference.data)
+            if callee is None or not _inlinable(callee):
+                continue
+            mapping: dict[SSAValue, SSAValue] = dict(
+                zip(callee.body.block.args, call.arguments)
+            )
+            block = call.parent_block()
+            assert block is not None
+            for op in callee.body.block.ops:
+                if isinstance(op, func.ReturnOp):
+                    break
+                block.insert_op_before(op.clone(mapping), call)
+            call.detach()
+            call.erase()
+            changed = True
+    called = {
+        o.callee.root_reference.data for o in module.walk() if isinstance(o, func.CallOp)
+    }
+    for name, f in funcs.items():
+        if (
+            name not in called
+            and f.sym_visibility is not None
+            and f.sym_visibility.data == "private"
+        ):
+            f.detach()
+            f.erase()
+
+
+def fold_views(module: ModuleOp) -> None:
+    """Fold loads and stores through static views into accesses of their sources,
+    and erase the views left unused (``dagc-linalg-to-loops{fold-views=true}``)."""
+    from dagc.lowering.linalg_to_loops import (
+        EraseDeadViewPattern,
+        FoldViewIntoAccessPattern,
+    )
+
+    PatternRewriteWalker(
+        GreedyRewritePatternApplier(
+            [FoldViewIntoAccessPattern(), EraseDeadViewPattern()]
+        )
+    ).rewrite_module(module)
+
+
+def _is_scalar_code(op: Operation) -> bool:
+    return isinstance(op, memref.LoadOp | memref.StoreOp) or (
+        op.dialect_name() in ("arith", "math") and not isinstance(op, arith.ConstantOp)
+    )
+
+
+def wrap_scalar_code(host: func.FuncOp) -> None:
+    """Put each run of loads, stores and arith / math ops at the top of ``host``
+    (a linalg op on 0-d memrefs lowers to such a run, without loops) into an
+    ``scf.for`` of one iteration, which becomes a single-invocation kernel.
+
+    A run with no memory access, or whose values are used after it, stays.
+    """
+    runs: list[list[Operation]] = [[]]
+    for op in host.body.block.ops:
+        if _is_scalar_code(op):
+            runs[-1].append(op)
+        elif runs[-1]:
+            runs.append([])
+    for run in runs:
+        if not any(isinstance(o, memref.LoadOp | memref.StoreOp) for o in run):
+            continue
+        inside = set(run)
+        if any(
+            use.operation not in inside for o in run for r in o.results for use in r.uses
+        ):
+            continue
+        zero, one = _index_const(0), _index_const(1)
+        loop = scf.ForOp(zero, one, one, [], Region(Block(arg_types=[IndexType()])))
+        block = run[0].parent_block()
+        assert block is not None
+        block.insert_ops_before([zero, one, loop], run[0])
+        for o in run:
+            o.detach()
+        loop.body.block.add_ops([*run, scf.YieldOp()])
+
+
+def _kernel_text(kernel: gpu.FuncOp) -> str:
+    """The generic text of ``kernel``: equal texts compute the same thing."""
+    out = StringIO()
+    Printer(stream=out, print_generic_format=True).print_op(kernel)
+    return out.getvalue()
+
+
 def _kernel_module(module: ModuleOp) -> gpu.ModuleOp:
     for op in module.ops:
         if isinstance(op, gpu.ModuleOp) and op.sym_name.data == KERNEL_MODULE:
@@ -301,9 +433,15 @@ def _kernel_module(module: ModuleOp) -> gpu.ModuleOp:
 
 @dataclass
 class OutlineLoopNestPattern(RewritePattern):
-    """Replace a loop nest at the top of a ``func.func`` by a kernel launch."""
+    """Replace a loop nest at the top of a ``func.func`` by a kernel launch.
+
+    A nest whose kernel is identical (up to its name) to one outlined before by
+    this pattern launches that kernel instead: a model's repeated layers share
+    their kernels, as they share the compiled pipelines at run time.
+    """
 
     workgroup_size: int = 64
+    _seen: dict[str, str] = field(default_factory=dict[str, str])
 
     @op_type_rewrite_pattern
     def match_and_rewrite(
@@ -321,9 +459,17 @@ class OutlineLoopNestPattern(RewritePattern):
             rewriter.erase_op(op)
             return
         kernels = _kernel_module(module)
-        index = sum(1 for _ in kernels.body.block.ops)
-        name = f"{host.sym_name.data}_kernel_{index}"
-        kernels.body.block.add_op(outliner.kernel(name, geometry))
+        kernel = outliner.kernel("kernel", geometry)
+        key = _kernel_text(kernel)
+        name = self._seen.get(key)
+        if name is None:
+            index = sum(1 for _ in kernels.body.block.ops)
+            name = f"{host.sym_name.data}_kernel_{index}"
+            kernel.sym_name = StringAttr(name)
+            kernels.body.block.add_op(kernel)
+            self._seen[key] = name
+        else:
+            kernel.erase()
 
         sizes = {v: _index_const(v) for v in (*geometry.groups, geometry.local_size, 1)}
         grid = [sizes[v] for v in geometry.groups]
@@ -342,6 +488,11 @@ class ConvertLoopsToGPUPass(ModulePass):
     """Outline each top-level loop nest of every ``func.func`` into a GPU kernel.
 
     Option ``workgroup_size``: invocations per workgroup along x (default 64).
+    Option ``inline_calls``: first inline the calls of private kernel
+    functions and fold views (see the module docstring). Option
+    ``wrap_scalar_code``: loads, stores and arithmetic outside loops in a host
+    function become single-invocation kernels (:func:`wrap_scalar_code`).
+    Both are off by default and on in ``dagc.compile(..., target="vulkan")``.
     Raises PassFailedException for dynamic bounds or shapes, reductions in
     ``scf.parallel``, or non-constant scalars used inside a nest.
     """
@@ -350,7 +501,18 @@ class ConvertLoopsToGPUPass(ModulePass):
 
     workgroup_size: int = 64
 
+    inline_calls: bool = False
+
+    wrap_scalar_code: bool = False
+
     def apply(self, ctx: Context, op: ModuleOp) -> None:
+        if self.inline_calls:
+            inline_calls(op)
+            fold_views(op)
+        if self.wrap_scalar_code:
+            for host in [f for f in op.body.block.ops if isinstance(f, func.FuncOp)]:
+                if host.body.blocks:
+                    wrap_scalar_code(host)
         PatternRewriteWalker(
             OutlineLoopNestPattern(self.workgroup_size),
             apply_recursively=False,

@@ -271,7 +271,14 @@ def _resource_attrs(module) -> dict:
     return found
 
 
-LOADERS = {"llvm-object": CpuExecutable.load, "torch-ir": TorchExecutable.load}
+def _load_vulkan(folder: Path, meta: dict, weights: Mapping[str, np.ndarray]):
+    from dagc.compiler.gpu_compile import VulkanExecutable
+
+    return VulkanExecutable.load(folder, meta, weights)
+
+
+LOADERS = {"llvm-object": CpuExecutable.load, "torch-ir": TorchExecutable.load,
+           "spirv-dispatch": _load_vulkan}
 """Executable kind (``model.meta``) -> ``load(folder, meta, weights[, opaque])``."""
 
 

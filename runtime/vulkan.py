@@ -386,7 +386,7 @@ class VulkanRuntime:
         data: dict[int, np.ndarray] = {}
         for i, x in zip(args, inputs):
             spec = table.buffers[i]
-            arr = np.ascontiguousarray(x, dtype=spec.dtype)
+            arr = np.asarray(x, dtype=spec.dtype, order="C")  # keeps 0-d arrays 0-d
             if arr.shape != spec.shape:
                 raise ValueError(
                     f"input {spec.argument}: expected shape {spec.shape}, got {arr.shape}"
@@ -399,6 +399,10 @@ class VulkanRuntime:
         try:
             for i, spec in enumerate(table.buffers):
                 buffers.append(_Buffer(self, spec.nbytes))
+                if spec.constant is not None:
+                    data[i] = np.asarray(
+                        table.constants[spec.constant], dtype=spec.dtype, order="C"
+                    )
                 buffers[-1].write(data.get(i))
             n_descriptors = sum(len(k.bindings) for k in table.kernels)
             if table.kernels:
