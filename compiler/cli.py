@@ -212,7 +212,8 @@ def _view(args: argparse.Namespace) -> int:
 
 def _configure_compile(p: argparse.ArgumentParser) -> None:
     add_model_args(p, optional=True)
-    p.add_argument("--target", default="cpu", help="cpu (LLVM for this machine)")
+    p.add_argument("--target", default="cpu", choices=["cpu", "vulkan"],
+                   help="cpu (LLVM for this machine) or vulkan (SPIR-V; a GPU or lavapipe)")
     p.add_argument("-o", "--output", default="build", help="artifact directory (default: build/)")
     p.add_argument("--force", action="store_true", help="replace an existing dagc artifact")
     p.add_argument("-p", "--passes", default=None, help="dag-level passes to run first")
