@@ -6,6 +6,7 @@
     dagc run build/ [--input x.npy]                    run a compiled artifact
     dagc prune MODEL --ratio 0.5 [-o pruned.mlir]      channel pruning, a table per group
     dagc alloc-template MODEL --default X64:0 -o alloc.json   allocation to edit
+    dagc doctor MODEL                                  why tracing fails, and the fix
     dagc stats MODEL [--top N --sort flops]            FLOPs/MACs/params/kmapp per op
     dagc models                                       list the built-in examples
 
@@ -233,8 +234,8 @@ def _compile(args: argparse.Namespace) -> int:
     from dagc.compiler.report import compile_report, progress
 
     model, inputs = resolve_model(args.model, args.input_shape)
+    leaves = tuple(_load_object(c) for c in args.leaf or ())
     with progress() as step:
-        leaves = tuple(_load_object(c) for c in args.leaf or ())
         compiled = dagc.compile(model, inputs, target=args.target, pipeline=args.passes,
                                 allocation=args.allocation, progress=step, opaque=leaves)
         step("save")
@@ -352,6 +353,24 @@ def _alloc_template(args: argparse.Namespace) -> int:
 
     template = alloc_template(load_module(args.model, args), args.default)
     write_output(json.dumps(template, indent=2) + "\n", args.output, (args.model,))
+    return 0
+
+
+def _configure_doctor(p: argparse.ArgumentParser) -> None:
+    add_model_args(p)
+
+
+@command("doctor", "which submodules trace, why not, and the fix (a table)", _configure_doctor)
+def _doctor(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    import dagc
+    from dagc.compiler.fallback import doctor
+
+    model, inputs = resolve_model(args.model, args.input_shape)
+    if isinstance(model, dagc.Module):
+        raise CLIError("doctor needs a torch model, not IR")
+    Console().print(doctor(model, inputs))
     return 0
 
 

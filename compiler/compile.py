@@ -319,9 +319,16 @@ def compile(
 
         if progress:
             progress("import")
+        from dagc.compiler.fallback import opaque_for
+
         leaves = tuple(c for c in opaque if isinstance(c, type)) if not isinstance(
             opaque, Mapping) else ()
         dag_module = import_torch(model_or_module, example_inputs, leaf_modules=leaves)
+        # Modules the importer leafed run on HOST: their instances come from the model.
+        auto = opaque_for(model_or_module, dag_module)
+        if auto:
+            opaque = {**auto, **(opaque if isinstance(opaque, Mapping) else {
+                f"{c.__module__}.{c.__qualname__}": c for c in opaque})}
     if pipeline:
         from dagc.compiler.pipeline import run_pipeline
 

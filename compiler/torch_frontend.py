@@ -1186,6 +1186,7 @@ def import_torch(
     concrete_args: dict[str, Any] | None = None,
     preserve_hierarchy: Iterable[str | type] = (),
     custom_autowrap_torch_module_classes: Iterable[type] = (),
+    fallback: str = "auto",
 ) -> Module:
     """Import a torch model into the dag dialect.
 
@@ -1199,6 +1200,12 @@ def import_torch(
             flow on non-tensor arguments.
         preserve_hierarchy: submodule paths (``"layer1.0"``) or classes kept as
             ``func.func`` + ``func.call`` instead of being inlined.
+        fallback: ``"auto"`` (default): when ``torch.fx`` cannot trace the model, try
+            TorchDynamo export, then leaf the untraceable submodules (and library
+            layers without a dag op) automatically (see :mod:`dagc.compiler.fallback`;
+            what was done is recorded on the module, read it with
+            ``fallback_report(m)``; each leafed module is logged as a warning on the
+            ``dagc`` logger). ``"none"``: report every problem as one error.
 
     Returns:
         A verified :class:`dagc.ir.Module` whose ``forward`` function takes the
@@ -1207,7 +1214,10 @@ def import_torch(
     Raises:
         ImportError_: tracing failed or operations are unsupported; the message lists
             every offending module/node with its class, location and remedy.
+        ValueError: unknown ``fallback`` mode.
     """
+    if fallback not in ("auto", "none"):
+        raise ValueError(f"fallback must be 'auto' or 'none', got {fallback!r}")
     if isinstance(example_inputs, torch.Tensor):
         example_inputs = (example_inputs,)
     example_inputs = tuple(example_inputs)
@@ -1216,6 +1226,15 @@ def import_torch(
     model.eval()
     try:
         with torch.no_grad():
+            if fallback == "auto":
+                from dagc.compiler.fallback import import_with_fallback
+
+                return import_with_fallback(
+                    model, example_inputs,
+                    lambda ls: _import(model, example_inputs, ls, concrete_args,
+                                       tuple(preserve_hierarchy)),
+                    leaves,
+                    dynamo=not (leaves or concrete_args or tuple(preserve_hierarchy)))
             return _import(model, example_inputs, leaves, concrete_args,
                            tuple(preserve_hierarchy))
     finally:
@@ -1324,7 +1343,7 @@ def look_for_dagable_modules(
                 if kwargs or not all(isinstance(a, torch.Tensor) for a in args):
                     raise ImportError_([Problem(path, qualified_name(cls), "",
                                                 "non-tensor or keyword arguments", "")])
-                import_torch(mod, args)
+                import_torch(mod, args, fallback="none")
             else:
                 _Tracer((), frozenset()).trace(mod)
             log.info("%s (%s): dagable", path, cls.__name__)
