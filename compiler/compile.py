@@ -6,6 +6,8 @@ The CPU pipeline (``dag-to-llvm``), one registered pass per stage::
     dagc-outline-kernels    one kernel function per distinct op signature
     convert-dag-to-linalg   dag -> linalg/tensor/arith/math on tensors
     dagc-bufferize          tensors -> memrefs, results -> out-parameters
+    dagc-linalg-to-microkernels  f32 matmul/conv -> packed GEMM with AVX-512/AVX2
+                            micro-kernels (llvm vector ops); the rest stays linalg
     dagc-linalg-generalize  named linalg ops -> linalg.generic
     dagc-linalg-to-loops    linalg.generic -> scf loops
     convert-to-llvm         scf/cf/arith/math/memref/func -> llvm dialect
@@ -46,6 +48,7 @@ CPU_STAGES: tuple[str, ...] = (
     "dagc-outline-kernels",
     "convert-dag-to-linalg",
     "dagc-bufferize",
+    "dagc-linalg-to-microkernels",
     "dagc-linalg-generalize",
     "dagc-linalg-to-loops",
     "convert-to-llvm",
@@ -175,6 +178,42 @@ def lower(module: Module, stages: Sequence[str] = CPU_STAGES,
     return current, reports
 
 
+@dataclass
+class EntryLayout:
+    """The calling convention of a hoisted ``@forward``: model inputs, then weights
+    (resource handles, with their arrays), then one out-parameter per output."""
+
+    inputs: list[TensorSpec]
+    weights: list[str]
+    arrays: dict[str, np.ndarray]
+    outputs: list[TensorSpec]
+
+
+def hoist_entry(module: Module, stage: str = "dagc-hoist-weights",
+                progress: Callable[[str], None] | None = None
+                ) -> tuple[Module, list[StageReport], EntryLayout]:
+    """Run the weight-hoisting stage and read the entry's layout; shared by every
+    backend (CPU and Vulkan).
+
+    Raises:
+        CompileError: the stage failed, or weights do not follow the inputs.
+    """
+    from dagc.lowering.hoist_weights import weight_handles
+
+    hoisted, reports = lower(module, (stage,), progress)
+    func = hoisted.forward
+    handles = weight_handles(func)
+    args = func.body.block.args
+    inputs = [_spec(a.type) for a, h in zip(args, handles) if h is None]
+    if handles[: len(inputs)] != [None] * len(inputs):
+        raise CompileError(stage, "weights must follow the inputs", None, "")
+    arrays = {h: np.ascontiguousarray(module.resources.array(
+        DenseResourceAttr.from_params(h, a.type))) for a, h in zip(args, handles) if h}
+    order = [h for h in handles if h is not None]
+    outputs = [_spec(t) for t in func.function_type.outputs.data]
+    return hoisted, reports, EntryLayout(inputs, order, arrays, outputs)
+
+
 def compile_cpu(module: Module, progress: Callable[[str], None] | None = None,
                 opt_level: int = 3) -> tuple[CpuExecutable, list[StageReport], int]:
     """Compile a dag module's ``@forward`` for the host CPU (the ``dag-to-llvm``
@@ -186,21 +225,11 @@ def compile_cpu(module: Module, progress: Callable[[str], None] | None = None,
     Raises:
         CompileError: a stage failed.
     """
-    from dagc.lowering.hoist_weights import weight_handles
     from dagc.lowering.llvm_to_llvmir import translate_to_llvmir
     from dagc.runtime.cpu import ArgSpec, CpuModule
 
-    hoisted, reports = lower(module, CPU_STAGES[:1], progress)
-    func = hoisted.forward
-    handles = weight_handles(func)
-    args = func.body.block.args
-    inputs = [_spec(a.type) for a, h in zip(args, handles) if h is None]
-    if handles[: len(inputs)] != [None] * len(inputs):
-        raise CompileError("dagc-hoist-weights", "weights must follow the inputs", None, "")
-    weights = {h: np.ascontiguousarray(module.resources.array(
-        DenseResourceAttr.from_params(h, a.type))) for a, h in zip(args, handles) if h}
-    order = [h for h in handles if h is not None]
-    outputs = [_spec(t) for t in func.function_type.outputs.data]
+    hoisted, reports, entry = hoist_entry(module, CPU_STAGES[0], progress)
+    inputs, order, weights, outputs = entry.inputs, entry.weights, entry.arrays, entry.outputs
     lowered, rest = lower(hoisted, CPU_STAGES[1:], progress)
     reports += rest
     kernels = sum(1 for f in lowered.op.body.ops

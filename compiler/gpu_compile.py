@@ -40,15 +40,26 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from xdsl.dialects.builtin import DenseResourceAttr
 
-from dagc.compiler.compile import CPU_STAGES, CompileError, StageReport, lower
-from dagc.ir import Module, numpy_dtype
+from dagc.compiler.compile import CompileError, StageReport, hoist_entry, lower
+from dagc.ir import Module
 from dagc.lowering.gpu_to_spirv import DispatchTable
-from dagc.runtime.executor import Program, Step, Subgraph, TensorSpec
+from dagc.runtime.executor import (
+    Program,
+    Step,
+    Subgraph,
+    TensorSpec,
+    check_weights,
+    weight_entries,
+)
 
 VULKAN_STAGES: tuple[str, ...] = (
-    *CPU_STAGES[:5],
+    # The CPU pipeline's front, without its CPU-only micro-kernels.
+    "dagc-hoist-weights",
+    "dagc-outline-kernels",
+    "convert-dag-to-linalg",
+    "dagc-bufferize",
+    "dagc-linalg-generalize",
     "dagc-linalg-to-loops{parallel=true}",
     "convert-loops-to-gpu{inline_calls=true wrap_scalar_code=true}",
     "convert-gpu-to-spirv",
@@ -76,10 +87,6 @@ def shared_runtime(device: str | None = None):
     if device not in _RUNTIMES:
         _RUNTIMES[device] = VulkanRuntime(device)
     return _RUNTIMES[device]
-
-
-def _spec(t) -> TensorSpec:
-    return TensorSpec(tuple(t.get_shape()), str(numpy_dtype(t.element_type)))
 
 
 @dataclass
@@ -129,9 +136,7 @@ class VulkanExecutable:
             "convention": "buffers: inputs, weights, outputs",
             "inputs": [s.to_json() for s in self.inputs],
             "outputs": [s.to_json() for s in self.outputs],
-            "weights": [{"name": h, "shape": list(self.weight_arrays[h].shape),
-                         "dtype": str(self.weight_arrays[h].dtype)}
-                        for h in self.weight_handles],
+            "weights": weight_entries(self.weight_handles, self.weight_arrays),
         }
 
     @staticmethod
@@ -142,11 +147,7 @@ class VulkanExecutable:
             LookupError: a weight is missing or has another shape or dtype.
             ValueError: unknown dispatch-table format.
         """
-        for w in meta["weights"]:
-            t = weights.get(w["name"])
-            if t is None or list(t.shape) != w["shape"] or str(t.dtype) != w["dtype"]:
-                raise LookupError(f"weight '{w['name']}' is missing or does not match "
-                                  f"{w['dtype']}{w['shape']}")
+        check_weights(meta["weights"], weights)
         table = DispatchTable.load(folder)
         handles = [w["name"] for w in meta["weights"]]
         return VulkanExecutable(table, [TensorSpec.from_json(s) for s in meta["inputs"]],
@@ -181,24 +182,14 @@ def compile_vulkan_subgraph(
             dispatch table cannot express.
     """
     from dagc.lowering.gpu_to_spirv import build_dispatch_table
-    from dagc.lowering.hoist_weights import weight_handles
 
     stages = list(VULKAN_STAGES)
     if workgroup_size != 64:
         stages[-2] = stages[-2].replace("}", f" workgroup_size={workgroup_size}}}")
     if spirv_version != "1.3":
         stages[-1] += f'{{spirv_version="{spirv_version}"}}'
-    hoisted, reports = lower(module, stages[:1], progress)
-    func = hoisted.forward
-    handles = weight_handles(func)
-    args = func.body.block.args
-    inputs = [_spec(a.type) for a, h in zip(args, handles) if h is None]
-    if handles[: len(inputs)] != [None] * len(inputs):
-        raise CompileError("dagc-hoist-weights", "weights must follow the inputs", None, "")
-    order = [h for h in handles if h is not None]
-    weights = {h: np.asarray(module.resources.array(DenseResourceAttr.from_params(h, a.type)),
-                             order="C") for a, h in zip(args, handles) if h}
-    outputs = [_spec(t) for t in func.function_type.outputs.data]
+    hoisted, reports, entry = hoist_entry(module, stages[0], progress)
+    inputs, order, weights, outputs = entry.inputs, entry.weights, entry.arrays, entry.outputs
     lowered, rest = lower(hoisted, stages[1:], progress)
     reports += rest
     if progress:

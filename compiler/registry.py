@@ -57,6 +57,7 @@ _PASSES: dict[str, str] = {
     "dagc-bufferize": "dagc.lowering.bufferize:BufferizePass",
     "dagc-linalg-generalize": "dagc.lowering.linalg_generalize:LinalgGeneralizePass",
     "dagc-linalg-to-loops": "dagc.lowering.linalg_to_loops:LinalgToLoopsPass",
+    "dagc-linalg-to-microkernels": "dagc.lowering.linalg_to_microkernels:LinalgToMicroKernelsPass",
     # -- lowering: std -> llvm --
     "convert-arith-to-llvm": "dagc.lowering.arith_to_llvm:ConvertArithToLLVMPass",
     "convert-math-to-llvm": "dagc.lowering.math_to_llvm:ConvertMathToLLVMPass",

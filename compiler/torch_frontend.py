@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import math
 import operator
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -37,7 +36,6 @@ import torch.nn.functional as F
 from xdsl.dialects.builtin import (
     DenseIntOrFPElementsAttr,
     DenseResourceAttr,
-    FloatAttr,
     ModuleOp,
     StringAttr,
     TensorType,
@@ -791,7 +789,7 @@ def _getitem(b, obj, index):
         k = index.index(Ellipsis)
         fill = len(_shape(obj)) - sum(1 for i in index if i is not None and i is not Ellipsis)
         index = index[:k] + (slice(None),) * fill + index[k + 1 :]
-    x, dim, new_shape = obj, 0, []
+    x, dim = obj, 0
     for i in index:
         if i is None:
             continue

@@ -185,20 +185,14 @@ class CpuExecutable:
             "convention": "bare pointers: inputs, weights, outputs",
             "inputs": [s.to_json() for s in self.inputs],
             "outputs": [s.to_json() for s in self.outputs],
-            "weights": [{"name": h, "shape": list(self.weight_arrays[h].shape),
-                         "dtype": str(self.weight_arrays[h].dtype)}
-                        for h in self.weight_handles],
+            "weights": weight_entries(self.weight_handles, self.weight_arrays),
         }
 
     @staticmethod
     def load(folder: Path, meta: dict, weights: Mapping[str, np.ndarray]) -> CpuExecutable:
         from dagc.runtime.cpu import ArgSpec, load_object
 
-        for w in meta["weights"]:
-            t = weights.get(w["name"])
-            if t is None or list(t.shape) != w["shape"] or str(t.dtype) != w["dtype"]:
-                raise LookupError(f"weight '{w['name']}' is missing or does not match "
-                                  f"{w['dtype']}{w['shape']}")
+        check_weights(meta["weights"], weights)
         specs = [ArgSpec.array(s["shape"], s["dtype"])
                  for s in (*meta["inputs"], *meta["weights"], *meta["outputs"])]
         fn, _engine = load_object((folder / meta["object"]).read_bytes(), meta["entry"], specs)
@@ -258,6 +252,25 @@ class TorchExecutable:
         ex = TorchExecutable(module, opaque)
         ex._network()  # fail now (e.g. missing opaque classes), not at the first call
         return ex
+
+
+def weight_entries(handles: Sequence[str], arrays: Mapping[str, np.ndarray]) -> list[dict]:
+    """``model.meta`` entries (name, shape, dtype) of a subgraph's weights, in order."""
+    return [{"name": h, "shape": list(arrays[h].shape), "dtype": str(arrays[h].dtype)}
+            for h in handles]
+
+
+def check_weights(entries: Sequence[dict], weights: Mapping[str, np.ndarray]) -> None:
+    """Every weight ``model.meta`` lists is present with its shape and dtype.
+
+    Raises:
+        LookupError: naming the first weight that is missing or differs.
+    """
+    for w in entries:
+        t = weights.get(w["name"])
+        if t is None or list(t.shape) != w["shape"] or str(t.dtype) != w["dtype"]:
+            raise LookupError(f"weight '{w['name']}' is missing or does not match "
+                              f"{w['dtype']}{w['shape']}")
 
 
 def _resource_attrs(module) -> dict:

@@ -9,7 +9,6 @@ against, and the runtime of opaque (HOST) ops.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
