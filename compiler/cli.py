@@ -136,7 +136,8 @@ def load_module(spec: str | None, args: argparse.Namespace):
     if isinstance(model, dagc.Module):
         return model
     leaves = tuple(_load_object(s) for s in getattr(args, "leaf", None) or ())
-    return dagc.import_torch(model, inputs, leaf_modules=leaves)
+    return dagc.import_torch(model, inputs, leaf_modules=leaves,
+                             fallback=getattr(args, "fallback", "auto"))
 
 
 def add_model_args(p: argparse.ArgumentParser, optional: bool = False) -> None:
@@ -146,6 +147,9 @@ def add_model_args(p: argparse.ArgumentParser, optional: bool = False) -> None:
                    help="shape of an example input when the factory gives only a model")
     p.add_argument("--leaf", action="append",
                    help="pkg.module:Class to keep as an opaque op (repeatable)")
+    p.add_argument("--fallback", choices=["auto", "none"], default="auto",
+                   help="when torch.fx cannot trace: try TorchDynamo export and automatic "
+                        "leafing (auto), or report every problem (none)")
 
 
 def write_output(text: str, output: str | None, inputs: tuple[str, ...] = ()) -> None:

@@ -40,7 +40,7 @@ def test_import_from_a_factory_file(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (("import", "no_such_model"), "unknown model 'no_such_model'"),
     (("import", "nosuchpkg.mod:factory"), "cannot import 'nosuchpkg.mod'"),
-    (("import", "strange_activation"), "MyStrangeActivation"),
+    (("import", "strange_activation", "--fallback", "none"), "MyStrangeActivation"),
     (("import", "missing.mlir"), "no such file: missing.mlir"),
 ])
 def test_errors_are_one_message_and_exit_1(args, message):

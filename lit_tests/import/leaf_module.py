@@ -1,5 +1,6 @@
-# torch-dag's MyStrangeActivation: untraceable without leaf_modules (one aggregated
-# error naming the module, its class and location, and the fix), opaque with it.
+# torch-dag's MyStrangeActivation: untraceable without leaf_modules (with the automatic
+# fallback off: one aggregated error naming the module, its class and location, and
+# the fix), opaque with it.
 # RUN: %python %s | filecheck %s
 import torch
 
@@ -8,7 +9,7 @@ from dagc.examples.models import MyStrangeActivation, get_model
 
 model, inputs = get_model("strange_activation")
 try:
-    dagc.import_torch(model, inputs)
+    dagc.import_torch(model, inputs, fallback="none")
 except dagc.ImportError_ as e:
     print(e)
 # CHECK: torch.fx cannot trace the model:
