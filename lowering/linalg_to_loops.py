@@ -31,8 +31,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from math import prod
 
-from dagc.lowering.bufferize import rank_reduced_dims
-from dagc.lowering.linalg_generalize import LinalgGeneralizePass
 from xdsl.context import Context
 from xdsl.dialects import arith, memref, scf
 from xdsl.dialects.builtin import (
@@ -65,6 +63,9 @@ from xdsl.transforms.loop_nest_lowering_utils import (
 )
 from xdsl.transforms.lower_affine import LowerAffinePass
 from xdsl.utils.exceptions import PassFailedException
+
+from dagc.lowering.bufferize import rank_reduced_dims
+from dagc.lowering.linalg_generalize import LinalgGeneralizePass
 
 
 class CopyToLinalgPattern(RewritePattern):
