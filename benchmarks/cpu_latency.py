@@ -24,25 +24,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import tempfile
 import time
 
 import numpy as np
 import torch
-from dagc.benchmarks.gemm import fast_stages, naive_stages, use_stages
+from dagc.benchmarks.gemm import fast_stages, median_seconds, naive_stages, use_stages
 
 
 def median_ms(fn, runs: int, warmup: int) -> float:
     """Median wall time of ``fn()`` over ``runs`` calls after ``warmup`` calls (ms)."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
+    return median_seconds(fn, runs, warmup) * 1e3
 
 
 def bench_model(name: str, runs: int, threads: int, naive: bool) -> list[tuple]:

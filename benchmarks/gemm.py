@@ -122,6 +122,8 @@ class MatMul(torch.nn.Module):
 
 
 def median_seconds(fn, runs: int, warmup: int = 3) -> float:
+    """Median wall time of ``fn()`` in seconds over ``runs`` calls after ``warmup``
+    calls; the one timer every benchmark uses."""
     for _ in range(warmup):
         fn()
     times = []

@@ -14,21 +14,12 @@ CPU cores: expect seconds per call, not a GPU's milliseconds.
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 
 import numpy as np
 import torch
 
-
-def median_s(fn, runs: int) -> float:
-    """Median wall time of ``fn()`` over ``runs`` calls (seconds)."""
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+from dagc.benchmarks.gemm import median_seconds
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -62,14 +53,14 @@ def main(argv: list[str] | None = None) -> None:
     with torch.no_grad():
         ref = model(*inputs)
     err = float((y - ref).abs().max())
-    vulkan = median_s(lambda: compiled(x), args.runs)
+    vulkan = median_seconds(lambda: compiled(x), args.runs, warmup=1)
 
     def eager():
         with torch.no_grad():
             model(x)
 
     eager()
-    torch_s = median_s(eager, max(args.runs, 5))
+    torch_s = median_seconds(eager, max(args.runs, 5), warmup=1)
     print(f"{'impl':<10} {'median latency':>15} {'/ torch':>9}")
     print(f"{'vulkan':<10} {vulkan * 1e3:12.1f} ms {vulkan / torch_s:9.1f}")
     print(f"{'torch':<10} {torch_s * 1e3:12.1f} ms {1.0:9.1f}")
