@@ -14,7 +14,8 @@
 // LOOPS:       scf.for
 // LOOPS:       memref.load
 // LLVM:        llvm.func @forward
-// LLVM:        llvm.fmul
+// The conv runs as a packed GEMM: vector FMAs on <16 x float>.
+// LLVM:        llvm.intr.fma
 // IR:          define void @forward(ptr
 // IR:          call void @k_conv2d
 
