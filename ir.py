@@ -20,6 +20,7 @@ Each parse gets its own context and store, so handles never collide across modul
 from __future__ import annotations
 
 import io
+import math
 import os
 import re
 import tempfile
@@ -78,7 +79,6 @@ class ResourceStore(OpAsmDialectInterface):
     def __init__(self) -> None:
         super().__init__()
         self.blobs: dict[str, bytes] = {}
-        self.elide_larger_than: int | None = None
 
     # -- OpAsmDialectInterface --------------------------------------------------
 
@@ -98,14 +98,7 @@ class ResourceStore(OpAsmDialectInterface):
         return None if blob is None else "0x" + self._encode(blob)
 
     def build_resources(self, keys: Iterable[str]) -> dict[str, str]:
-        limit = self.elide_larger_than
-        out = {}
-        for key in keys:
-            blob = self.blobs.get(key)
-            if blob is None or (limit is not None and len(blob) > 4 * limit):
-                continue
-            out[key] = "0x" + self._encode(blob)
-        return out
+        return {key: "0x" + self._encode(self.blobs[key]) for key in keys if key in self.blobs}
 
     @staticmethod
     def _encode(blob: bytes) -> str:
@@ -228,26 +221,23 @@ class Module:
         stream = io.StringIO()
         Printer(stream=stream, print_generic_format=generic).print_op(self.op)
         stream.write("\n")
-        store = self.resources
-        store.elide_larger_than = elide_larger_than
-        try:
-            blobs = store.build_resources(sorted(self.referenced_handles()))
-        finally:
-            store.elide_larger_than = None
+        kept = sorted(h for h, ty in self.referenced_resources().items()
+                      if elide_larger_than is None or math.prod(ty.get_shape()) <= elide_larger_than)
+        blobs = self.resources.build_resources(kept)
         if blobs:
             entries = ",\n".join(f'      {k}: "{v}"' for k, v in blobs.items())
             stream.write("\n{-#\n  dialect_resources: {\n    builtin: {\n"
                          f"{entries}\n    }}\n  }}\n#-}}\n")
         return stream.getvalue()
 
-    def referenced_handles(self) -> set[str]:
-        """Handles of every ``dense_resource`` attribute used by an op."""
-        handles = set()
+    def referenced_resources(self) -> dict[str, TensorType]:
+        """Handle -> tensor type of every ``dense_resource`` attribute used by an op."""
+        found: dict[str, TensorType] = {}
         for op in self.op.walk():
             for attr in (*op.properties.values(), *op.attributes.values()):
                 if isinstance(attr, DenseResourceAttr):
-                    handles.add(attr.resource_handle.data)
-        return handles
+                    found[attr.resource_handle.data] = attr.type
+        return found
 
     def __str__(self) -> str:
         return self.to_text()

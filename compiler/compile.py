@@ -248,7 +248,6 @@ def compile_cpu(module: Module, progress: Callable[[str], None] | None = None,
         raise CompileError("llvm", str(e).strip().splitlines()[0], None, "") from e
     reports.append(StageReport("llvm (O3 + codegen)", time.perf_counter() - start, 0))
     executable = CpuExecutable(fn, inputs, order, weights, outputs, llvm_ir, cpu.emit_object)
-    executable.cpu = cpu  # keeps the JIT alive with the function
     return executable, reports, kernels
 
 
@@ -313,6 +312,7 @@ def compile(
     progress: Callable[[str], None] | None = None,
     opt_level: int = 3,
     opaque: Any = (),
+    spirv_options: Mapping[str, Any] | None = None,
 ) -> CompiledModel:
     """Compile a torch model (with its example inputs) or a dag :class:`Module`.
 
@@ -328,6 +328,8 @@ def compile(
         pipeline: dag-level passes to run first (``"dag-fold-batchnorm,..."``).
         progress: called with each stage's name as it starts.
         opaque: classes/functions for opaque HOST ops (as for ``dagc.to_torch``).
+        spirv_options: for Vulkan subgraphs: ``workgroup_size``, ``spirv_version``,
+            ``device`` (see ``dagc.compiler.gpu_compile.compile_vulkan_subgraph``).
 
     Raises:
         ValueError: unknown target or missing example inputs.
@@ -369,7 +371,8 @@ def compile(
     inputs, outputs, output_ids, parts, steps = split_program(partitioned)
     subgraphs, stages, kernels = [], [], 0
     for name, dev, module in parts:
-        executable, reports, n = _compile_subgraph(dev, module, progress, opt_level, opaque)
+        executable, reports, n = _compile_subgraph(dev, module, progress, opt_level, opaque,
+                                                   spirv_options or {})
         subgraphs.append(Subgraph(name, dev, executable))
         stages += [StageReport(f"{r.name}" if len(parts) == 1 else f"{name}: {r.name}",
                                r.seconds, r.ops) for r in reports]
@@ -378,7 +381,7 @@ def compile(
     return CompiledModel(dag_module, program, stages, kernels, report)
 
 
-def _compile_subgraph(dev: str, module: Module, progress, opt_level, opaque):
+def _compile_subgraph(dev: str, module: Module, progress, opt_level, opaque, spirv_options):
     from dagc.dialects.device import parse_device
 
     backend = parse_device(dev).backend
@@ -389,8 +392,8 @@ def _compile_subgraph(dev: str, module: Module, progress, opt_level, opaque):
             from dagc.compiler.gpu_compile import compile_vulkan_subgraph
         except ImportError as e:
             raise CompileError("spirv", f"no Vulkan backend in this build ({e})", None, "") from e
-        return compile_vulkan_subgraph(module, progress)
+        return compile_vulkan_subgraph(module, progress, **spirv_options)
     start = time.perf_counter()
     executable = TorchExecutable(module, opaque)
-    executable._network()  # missing opaque classes fail at compile time
+    executable.network()  # missing opaque classes fail at compile time
     return executable, [StageReport("host (torch)", time.perf_counter() - start, 0)], 0

@@ -58,8 +58,7 @@ class LocatingParser(Parser):
 def parse_error_to_diagnostic(e: ParseError, line_offset: int = 0) -> Diagnostic:
     """A ParseError as a located Diagnostic."""
     loc = e.span.get_location()
-    return Diagnostic(loc.file_name if hasattr(loc, "file_name") else e.span.input.name,
-                      loc.line + line_offset, loc.col, e.msg)
+    return Diagnostic(loc.file, loc.line + line_offset, loc.col, e.msg)
 
 
 def _first_line(e: Exception) -> str:

@@ -52,8 +52,6 @@ from dagc.ir import Module
 
 log = logging.getLogger("dagc")
 
-FALLBACK_MODES = ("auto", "none")
-"""Values of ``import_torch(..., fallback=...)``."""
 
 _MAX_ROUNDS = 8
 

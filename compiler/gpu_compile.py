@@ -44,14 +44,7 @@ import numpy as np
 from dagc.compiler.compile import CompileError, StageReport, hoist_entry, lower
 from dagc.ir import Module
 from dagc.lowering.gpu_to_spirv import DispatchTable
-from dagc.runtime.executor import (
-    Program,
-    Step,
-    Subgraph,
-    TensorSpec,
-    check_weights,
-    weight_entries,
-)
+from dagc.runtime.executor import TensorSpec, check_weights, weight_entries
 
 VULKAN_STAGES: tuple[str, ...] = (
     # The CPU pipeline's front, without its CPU-only micro-kernels.
@@ -68,9 +61,6 @@ VULKAN_STAGES: tuple[str, ...] = (
 
 KIND = "spirv-dispatch"
 """``model.meta`` subgraph kind of a Vulkan dispatch table."""
-
-DEVICE = "NVIDIA:0"
-"""The device :func:`compile_vulkan` places its single subgraph on."""
 
 _RUNTIMES: dict[str | None, Any] = {}
 
@@ -217,20 +207,16 @@ def compile_vulkan(
     spirv_version: str = "1.3",
     device: str | None = None,
 ):
-    """Compile a whole dag :class:`Module` to one Vulkan subgraph.
+    """Compile a whole dag :class:`Module` for Vulkan: ``dagc.compile(target=
+    "vulkan")`` with the SPIR-V options spelled out. Opaque ops still go to HOST.
 
     Returns a :class:`dagc.compiler.compile.CompiledModel` (callable like the
-    model; ``save(dir)``, ``stages``, ``kernels``; ``program.subgraphs[0].
-    executable`` is the :class:`VulkanExecutable`). Arguments and errors: see
-    :func:`compile_vulkan_subgraph`.
+    model; ``save(dir)``, ``stages``, ``kernels``; for a model without opaque ops
+    ``program.subgraphs[0].executable`` is the :class:`VulkanExecutable`).
+    Arguments and errors: see :func:`compile_vulkan_subgraph`.
     """
-    from dagc.compiler.compile import CompiledModel
+    from dagc.compiler.compile import compile
 
-    executable, reports, kernels = compile_vulkan_subgraph(
-        dag_module, progress, workgroup_size, spirv_version, device)
-    n_in, n_out = len(executable.inputs), len(executable.outputs)
-    outputs = list(range(n_in, n_in + n_out))
-    program = Program(executable.inputs, executable.outputs, outputs,
-                      [Subgraph("vulkan0", DEVICE, executable)],
-                      [Step("run", list(range(n_in)), outputs, 0)])
-    return CompiledModel(dag_module, program, reports, kernels)
+    return compile(dag_module, target="vulkan", progress=progress,
+                   spirv_options={"workgroup_size": workgroup_size,
+                                  "spirv_version": spirv_version, "device": device})

@@ -10,6 +10,7 @@ docs/writing-a-pass.md), so nobody forks dagc to add a pass.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Callable
 
 from xdsl.ir import Dialect

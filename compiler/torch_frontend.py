@@ -268,7 +268,6 @@ def handles_module(*classes: type) -> Callable[[Handler], Handler]:
 
 
 _SHAPE_QUERIES = {"size", "dim", "numel", "ndimension", "nelement", "type", "is_contiguous"}
-_IDENTITY_METHODS = {"contiguous", "clone", "detach"}
 
 
 class Unsupported(Exception):
@@ -301,23 +300,21 @@ class Builder:
         return f"{self.node_name}.c{self.aux - 1}"
 
     def op(self, cls: type[dag.DagOp], operands: Sequence[SSAValue], props=None,
-           result_type: Attribute | None = None, result_types=None) -> SSAValue:
+           result_type: Attribute | None = None) -> SSAValue:
         """Create ``cls`` with the node's name; the result type defaults to the
         recorded type of the node (checked by the op's verifier)."""
         properties = {"name": StringAttr(self.fresh())}
         properties.update({k: v for k, v in (props or {}).items() if v is not None})
-        if result_types is None:
-            if result_type is None:
-                probe = cls.create(operands=list(operands), result_types=[f32],
-                                   properties=properties)
-                result_type = probe.infer_result_types()[0]
-                probe.drop_all_references()
-            result_types = [result_type]
-        op = cls.create(operands=list(operands), result_types=list(result_types),
+        if result_type is None:
+            probe = cls.create(operands=list(operands), result_types=[f32],
+                               properties=properties)
+            result_type = probe.infer_result_types()[0]
+            probe.drop_all_references()
+        op = cls.create(operands=list(operands), result_types=[result_type],
                         properties=properties)
         op.verify()
         self.block.add_op(op)
-        return op.results[0] if len(op.results) == 1 else op.results
+        return op.results[0]
 
     def constant(self, name: str, value: torch.Tensor | np.ndarray) -> SSAValue:
         """A weight as a ``dag.constant`` referring to a resource blob (deduplicated
@@ -546,6 +543,8 @@ def _sdpa(b, query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
           scale=None, enable_gqa=False):
     if dropout_p:
         raise Unsupported("dropout_p != 0")
+    if enable_gqa:
+        raise Unsupported("enable_gqa=True (grouped-query attention)")
     if attn_mask is not None and attn_mask.type.element_type == i1:
         raise Unsupported("boolean attn_mask")
     return b.op(dag.ScaledDotProductAttentionOp,
@@ -1103,7 +1102,7 @@ class _FunctionImporter:
             handler = _FUNCTIONS.get(node.target)
         else:
             handler = _FUNCTIONS.get(node.target)
-            if handler is None and getattr(node.target, "__module__", "").startswith("torch") is False:
+            if handler is None and _is_user_function(node.target):
                 return self._opaque_call(b, node, args, kwargs, value)
         if handler is None:
             raise Unsupported("no dag op for this operation")
@@ -1154,6 +1153,13 @@ class _FunctionImporter:
         """A user function kept out of the trace (``torch.fx.wrap``)."""
         return self._opaque(b, b.node_name, qualified_name(node.target), args, kwargs,
                             value, {})
+
+
+def _is_user_function(target: Any) -> bool:
+    """A Python function of the user's (what ``torch.fx.wrap`` keeps out of the
+    trace), as opposed to torch's, ``operator``'s or a builtin without a handler."""
+    module = getattr(target, "__module__", None) or ""
+    return inspect.isfunction(target) and not module.startswith(("torch", "_operator", "operator"))
 
 
 class _Skip(Exception):

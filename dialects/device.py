@@ -32,7 +32,7 @@ from typing import ClassVar
 
 from xdsl.dialects.builtin import StringAttr, TensorType
 from xdsl.dialects.utils import AbstractYieldOperation
-from xdsl.ir import Attribute, Dialect, Operation, Region, SSAValue
+from xdsl.ir import Attribute, Dialect, Region, SSAValue
 from xdsl.irdl import (
     AnyAttr,
     IRDLOperation,
@@ -393,14 +393,6 @@ def value_nbytes(value: SSAValue) -> int:
     if width is None:
         return 0
     return count * ((width + 7) // 8)
-
-
-def subgraph_of(op: Operation) -> SubgraphOp | None:
-    """The ``device.subgraph`` that contains ``op``, if any."""
-    parent = op.parent_op()
-    while parent is not None and not isinstance(parent, SubgraphOp):
-        parent = parent.parent_op()
-    return parent
 
 
 Device = Dialect("device", [SubgraphOp, TransferOp, YieldOp], [])

@@ -17,9 +17,8 @@ crossing, which is what the artifact and the reports show.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -97,7 +96,6 @@ class Program:
     output_ids: list[int]
     subgraphs: list[Subgraph]
     steps: list[Step]
-    _transfers: int = field(default=0, init=False)
 
     def __call__(self, *inputs: Any) -> Any:
         """Run the model on torch tensors or numpy arrays (outputs of the same kind).
@@ -211,7 +209,9 @@ class TorchExecutable:
     kind: str = "torch-ir"
     _net: Any = None
 
-    def _network(self):
+    def network(self):
+        """The torch module running the subgraph (built once; raises
+        MissingOpaqueClass when an opaque class was not given)."""
         if self._net is None:
             from dagc.runtime.reference import to_torch
 
@@ -222,7 +222,7 @@ class TorchExecutable:
         import torch
 
         with torch.no_grad():
-            out = self._network()(*(torch.from_numpy(np.ascontiguousarray(a)) for a in inputs))
+            out = self.network()(*(torch.from_numpy(np.ascontiguousarray(a)) for a in inputs))
         out = out if isinstance(out, tuple) else (out,)
         return [o.numpy() for o in out]
 
@@ -293,7 +293,3 @@ def _load_vulkan(folder: Path, meta: dict, weights: Mapping[str, np.ndarray]):
 LOADERS = {"llvm-object": CpuExecutable.load, "torch-ir": TorchExecutable.load,
            "spirv-dispatch": _load_vulkan}
 """Executable kind (``model.meta``) -> ``load(folder, meta, weights[, opaque])``."""
-
-
-def dumps(meta: dict) -> str:
-    return json.dumps(meta, indent=2) + "\n"

@@ -2,7 +2,6 @@
 # fallback off: one aggregated error naming the module, its class and location, and
 # the fix), opaque with it.
 # RUN: %python %s | filecheck %s
-import torch
 
 import dagc
 from dagc.examples.models import MyStrangeActivation, get_model
