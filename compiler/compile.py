@@ -92,7 +92,8 @@ class CompiledModel:
     the same kind out). ``save(dir)`` writes a self-contained artifact.
 
     ``program`` is the partitioned executor (subgraphs and the steps between them);
-    without an allocation it has one subgraph on ``X64:0``.
+    without an allocation every op is on the target's default device (``X64:0`` or
+    ``NVIDIA:0``) except opaque ones, which run on ``HOST:0``.
     """
 
     dag: Module

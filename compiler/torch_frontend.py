@@ -16,7 +16,9 @@ Algorithm:
 
 Everything that cannot be imported is collected first and reported in one
 :class:`ImportError_` listing every node/module, its class, its source location and
-the remedy; nothing partial is returned.
+the remedy; nothing partial is returned. With ``fallback="auto"`` (the default),
+:mod:`dagc.compiler.fallback` first tries TorchDynamo export and then leafs the
+untraceable submodules, logging each leafed module as a warning.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 Each dag op (after :mod:`hoist_weights`, so weights are arguments) becomes a
 ``func.call`` to a private ``func.func`` holding just that op. Kernels are
 deduplicated by *signature*: op kind, operand and result types, and properties other
-than ``name`` (MLIR's notion of structurally equal ops). ResNet-18's 60 compute ops
-need ~25 kernels; every later stage (linalg, loops, LLVM) works and compiles once per
+than ``name`` (MLIR's notion of structurally equal ops). ResNet-18's 69 compute ops
+need 29 kernels; every later stage (linalg, loops, LLVM) works and compiles once per
 kernel. The call keeps the op's ``name`` as ``dagc.op``, so reports and diagnostics
 can still point at ``layer1.0.conv1``.
 """

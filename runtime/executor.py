@@ -250,7 +250,7 @@ class TorchExecutable:
                 raise LookupError(f"weight '{handle}' is missing")
             store.blobs[handle] = np.ascontiguousarray(weights[handle]).tobytes()
         ex = TorchExecutable(module, opaque)
-        ex._network()  # fail now (e.g. missing opaque classes), not at the first call
+        ex.network()  # fail now (e.g. missing opaque classes), not at the first call
         return ex
 
 
