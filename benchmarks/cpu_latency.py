@@ -1,118 +1,201 @@
-"""CPU latency of dagc against PyTorch eager and ONNX Runtime (batch 1, 224x224).
+"""CPU latency, throughput, peak memory and compile time of dagc against PyTorch
+eager and ONNX Runtime, from one run.
 
-    python -m dagc.benchmarks.cpu_latency [--models resnet18,mobilenet_v2]
-        [--runs 30] [--threads 2] [--naive]
+    python -m dagc.benchmarks.cpu_latency [--models resnet18,resnet50,mobilenet_v2,vit_small]
+        [--batches 1,8] [--runs 30] [--threads 2]
 
-For each model, from one run: compile time (dagc: import + every stage + LLVM;
-ORT: ``dagc.export_onnx`` of the imported module + session creation) and the median
-latency of ``--runs`` calls after warm-up, for
+For each model and batch size (224x224 f32 images), every measurement runs in a
+fresh Python process, so that caches, thread pools and memory high-water marks do
+not leak from one implementation into another:
 
-- ``dagc``: ``dagc.compile`` with the ``dagc-linalg-to-microkernels`` stage
-  (register-blocked vector GEMM / im2col convolutions; single-threaded);
-- ``dagc naive`` (``--naive``): the plain loop nests, as before that stage
-  (timed with 3 runs: each takes seconds);
-- ``torch``: eager PyTorch in ``torch.no_grad()``, ``--threads`` threads;
-- ``ort``: ONNX Runtime's CPU provider, ``--threads`` intra-op threads;
-- ``torch 1t`` / ``ort 1t``: the same on one thread (dagc's kernels are
-  single-threaded; on a loaded machine multi-threaded runtimes also suffer most).
+- ``dagc compile cold``: ``dagc.compile`` from the torch model to a callable with an
+  empty kernel cache (``DAGC_CACHE_DIR`` set to a new folder); the artifact is saved.
+- ``dagc compile warm``: the same, in a new process, with the cache the cold
+  compile filled.
+- ``dagc``: the saved artifact loaded with ``dagc.runtime.load`` and run
+  (``DAGC_NUM_THREADS=--threads``).
+- ``torch``: eager PyTorch under ``torch.inference_mode()``, ``--threads`` threads.
+- ``ort``: ONNX Runtime's CPU provider on ``dagc.export_onnx`` of the imported
+  model, ``--threads`` intra-op threads (its compile time is session creation).
 
-Ratios are latency / torch latency. The maximum absolute difference of each output
-from torch's is printed too.
+Latency is the median of ``--runs`` calls after warm-up (ms); GFLOP/s is the
+model's FLOPs (``dagc.stats``: 2 per MAC) over it. Peak memory is the growth of the
+process's resident set from just before the model (or artifact, or session) is
+loaded to the high-water mark after the timed runs (``ru_maxrss``), in MiB: it
+counts weights, intermediates and the runtime's own buffers, not the Python
+interpreter or the imported libraries. Ratios are against torch and ORT of the
+same run. The maximum absolute difference from eager torch is printed for each.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import resource
+import subprocess
+import sys
 import tempfile
 import time
 
 import numpy as np
-import torch
-from dagc.benchmarks.gemm import fast_stages, median_seconds, naive_stages, use_stages
 
 
-def median_ms(fn, runs: int, warmup: int) -> float:
-    """Median wall time of ``fn()`` over ``runs`` calls after ``warmup`` calls (ms)."""
-    return median_seconds(fn, runs, warmup) * 1e3
+def _rss_mib() -> float:
+    """The current resident set size of this process, MiB."""
+    with open("/proc/self/statm") as f:
+        pages = int(f.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def bench_model(name: str, runs: int, threads: int, naive: bool) -> list[tuple]:
-    """Rows ``(model, impl, compile s, median ms, max abs err)`` for one model."""
+def _peak_mib() -> float:
+    """The resident set's high-water mark of this process, MiB (Linux: KiB units)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _worker(task: str, folder: str, name: str, batch: int, runs: int, threads: int) -> dict:
+    """One measurement in this (fresh) process; returns a JSON-able dict."""
+    import torch
+
+    torch.set_num_threads(threads)
+    from dagc.benchmarks.gemm import median_seconds
+
+    x = np.load(os.path.join(folder, "input.npy"))
+    ref = np.load(os.path.join(folder, "ref.npy"))
+    artifact = os.path.join(folder, "artifact")
+    onnx_path = os.path.join(folder, "model.onnx")
+    result: dict = {}
+    if task == "compile":
+        import dagc
+        from dagc.examples.models import get_model
+
+        model, _ = get_model(name)
+        start = time.perf_counter()
+        compiled = dagc.compile(model.eval(), (torch.from_numpy(x),))
+        result["compile_s"] = time.perf_counter() - start
+        result["err"] = float(np.abs(compiled(x) - ref).max())
+        if not os.path.exists(artifact):
+            compiled.save(artifact)
+        return result
+    if task == "export":
+        import dagc
+        from dagc.examples.models import get_model
+
+        model, _ = get_model(name)
+        dagc.export_onnx(dagc.import_torch(model.eval(), (torch.from_numpy(x),)), onnx_path)
+        return result
+    base = _rss_mib()
+    if task == "dagc":
+        import dagc.runtime
+
+        start = time.perf_counter()
+        run = dagc.runtime.load(artifact)
+        result["compile_s"] = time.perf_counter() - start
+        fn = lambda: run(x)  # noqa: E731
+    elif task == "torch":
+        from dagc.examples.models import get_model
+
+        model, _ = get_model(name)
+        model.eval()
+        tx = torch.from_numpy(x)
+
+        def fn():
+            with torch.inference_mode():
+                return model(tx).numpy()
+    elif task == "ort":
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        start = time.perf_counter()
+        session = ort.InferenceSession(onnx_path, options, providers=["CPUExecutionProvider"])
+        result["compile_s"] = time.perf_counter() - start
+        feed = {session.get_inputs()[0].name: x}
+        fn = lambda: session.run(None, feed)[0]  # noqa: E731
+    else:
+        raise ValueError(f"unknown task {task!r}")
+    result["err"] = float(np.abs(np.asarray(fn()) - ref).max())
+    result["ms"] = median_seconds(fn, runs, 3) * 1e3
+    result["peak_mib"] = _peak_mib() - base
+    return result
+
+
+def _run(task: str, folder: str, name: str, batch: int, runs: int, threads: int,
+         env: dict[str, str]) -> dict:
+    """Run one measurement in a fresh interpreter; raises RuntimeError on failure."""
+    cmd = [sys.executable, "-m", "dagc.benchmarks.cpu_latency", "--worker", task,
+           "--folder", folder, "--models", name, "--batches", str(batch),
+           "--runs", str(runs), "--threads", str(threads)]
+    done = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"{task} on {name} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def bench(name: str, batch: int, runs: int, threads: int) -> list[dict]:
+    """Rows for one model and batch size (see the module docstring)."""
+    import torch
+
     import dagc
-    from dagc.compiler.compile import CPU_STAGES
     from dagc.examples.models import get_model
 
     model, inputs = get_model(name)
     model.eval()
-    x = inputs[0]
-    with torch.no_grad():
-        ref = model(*inputs).numpy()
+    x = inputs[0].repeat(batch, *([1] * (inputs[0].dim() - 1)))
+    with torch.inference_mode():
+        ref = model(x).numpy()
+    gflop = dagc.stats(dagc.import_torch(model, (x,))).flops / 1e9
     rows = []
-    variants = [("dagc", fast_stages())]
-    if naive:
-        variants.append(("dagc naive", naive_stages()))
-    original = tuple(CPU_STAGES)
-    for label, stages in variants:
-        use_stages(stages)
-        try:
-            start = time.perf_counter()
-            compiled = dagc.compile(model, inputs)
-            build = time.perf_counter() - start
-        finally:
-            use_stages(original)
-        arr = x.numpy()
-        err = float(np.abs(compiled(arr) - ref).max())
-        n = runs if label == "dagc" else 3
-        rows.append((name, label, build, median_ms(lambda: compiled(arr), n, 3 if n > 3 else 1), err))
-
-    def eager():
-        with torch.no_grad():
-            model(x)
-
-    import onnxruntime as ort
-
-    counts = [threads] if threads == 1 else [threads, 1]
-    for count in counts:
-        suffix = "" if count == threads else f" {count}t"
-        torch.set_num_threads(count)
-        rows.append((name, "torch" + suffix, 0.0, median_ms(eager, runs, 5), 0.0))
-        start = time.perf_counter()
-        module = dagc.import_torch(model, inputs)
-        with tempfile.TemporaryDirectory() as folder:
-            path = os.path.join(folder, f"{name}.onnx")
-            dagc.export_onnx(module, path)
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = count
-            options.inter_op_num_threads = 1
-            session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-        build = time.perf_counter() - start
-        feed = {session.get_inputs()[0].name: x.numpy()}
-        err = float(np.abs(session.run(None, feed)[0] - ref).max())
-        rows.append((name, "ort" + suffix, build,
-                     median_ms(lambda: session.run(None, feed), runs, 5), err))
-    torch.set_num_threads(threads)
+    env = {"DAGC_NUM_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)}
+    with tempfile.TemporaryDirectory(prefix="dagc-bench-") as folder:
+        np.save(os.path.join(folder, "input.npy"), x.numpy())
+        np.save(os.path.join(folder, "ref.npy"), ref)
+        env["DAGC_CACHE_DIR"] = os.path.join(folder, "cache")
+        cold = _run("compile", folder, name, batch, runs, threads, env)
+        warm = _run("compile", folder, name, batch, runs, threads, env)
+        _run("export", folder, name, batch, runs, threads, env)
+        for task in ("dagc", "torch", "ort"):
+            r = _run(task, folder, name, batch, runs, threads, env)
+            if task == "dagc":
+                r.update(cold=cold["compile_s"], warm=warm["compile_s"])
+            rows.append({"model": name, "batch": batch, "impl": task, "gflop": gflop, **r})
     return rows
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default="resnet18,mobilenet_v2")
+    parser.add_argument("--models", default="resnet18,resnet50,mobilenet_v2,vit_small")
+    parser.add_argument("--batches", default="1,8")
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--naive", action="store_true",
-                        help="also time the plain loop nests (slow)")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--folder", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.worker:
+        print(json.dumps(_worker(args.worker, args.folder, args.models, int(args.batches),
+                                 args.runs, args.threads)))
+        return
     rows = []
     for name in args.models.split(","):
-        rows.extend(bench_model(name, args.runs, args.threads, args.naive))
-    print(f"{'model':<14} {'impl':<11} {'compile s':>9} {'median ms':>10} "
-          f"{'vs torch':>8} {'vs ort':>7} {'max err':>8}")
-    for name, label, build, ms, err in rows:
-        torch_ms = next(r[3] for r in rows if r[0] == name and r[1] == "torch")
-        ort_ms = next(r[3] for r in rows if r[0] == name and r[1] == "ort")
-        print(f"{name:<14} {label:<11} {build:>9.2f} {ms:>10.2f} {ms / torch_ms:>7.2f}x "
-              f"{ms / ort_ms:>6.2f}x {err:>8.1e}")
+        for batch in map(int, args.batches.split(",")):
+            rows.extend(bench(name, batch, args.runs, args.threads))
+            print(f"measured {name} batch {batch}", file=sys.stderr)
+    print(f"threads {args.threads}, median of {args.runs} runs; compile: dagc cold / warm "
+          "(torch model to callable), ort session creation")
+    print(f"{'model':<13} {'b':>2} {'impl':<5} {'compile s':>12} {'ms':>8} {'GFLOP/s':>8} "
+          f"{'vs torch':>8} {'vs ort':>7} {'peak MiB':>9} {'max err':>8}")
+    for r in rows:
+        same = [q for q in rows if q["model"] == r["model"] and q["batch"] == r["batch"]]
+        torch_ms = next(q["ms"] for q in same if q["impl"] == "torch")
+        ort_ms = next(q["ms"] for q in same if q["impl"] == "ort")
+        if r["impl"] == "dagc":
+            build = f"{r['cold']:.1f}/{r['warm']:.1f}"
+        else:
+            build = f"{r.get('compile_s', 0.0):.2f}"
+        print(f"{r['model']:<13} {r['batch']:>2} {r['impl']:<5} {build:>12} {r['ms']:>8.2f} "
+              f"{r['gflop'] / r['ms'] * 1e3:>8.1f} {r['ms'] / torch_ms:>7.2f}x "
+              f"{r['ms'] / ort_ms:>6.2f}x {r['peak_mib']:>9.1f} {r['err']:>8.1e}")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
     dagc import MODEL [-o model.mlir] [--elide N]     torch/ONNX/.mlir -> dag IR
     dagc view MODEL -o graph.dot|.svg [--allocation a.json]   draw the graph
-    dagc compile [MODEL] [--target cpu] [-o build/]   compile, save, report (default ResNet-18)
+    dagc compile [MODEL] [--target cpu] [-o build/] [--no-cache]   compile (cached), save,
+                                                       report (default ResNet-18)
     dagc run build/ [--input x.npy]                    run a compiled artifact
     dagc prune MODEL --ratio 0.5 [-o pruned.mlir]      channel pruning, a table per group
     dagc alloc-template MODEL --default X64:0 -o alloc.json   allocation to edit
@@ -224,6 +225,9 @@ def _configure_compile(p: argparse.ArgumentParser) -> None:
     p.add_argument("-p", "--passes", default=None, help="dag-level passes to run first")
     p.add_argument("--runs", type=int, default=10, help="timed runs for the latency figure")
     p.add_argument("--allocation", help="allocation JSON: op name -> device (KIND:index)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="neither read nor write the compile cache ($DAGC_CACHE_DIR, "
+                        "default ~/.cache/dagc; DAGC_CACHE=0 turns it off too)")
 
 
 @command("compile", "compile a model (default: ResNet-18) to native code and report",
@@ -241,7 +245,8 @@ def _compile(args: argparse.Namespace) -> int:
     leaves = tuple(_load_object(c) for c in args.leaf or ())
     with progress() as step:
         compiled = dagc.compile(model, inputs, target=args.target, pipeline=args.passes,
-                                allocation=args.allocation, progress=step, opaque=leaves)
+                                allocation=args.allocation, progress=step, opaque=leaves,
+                                cache=not args.no_cache)
         step("save")
         out = compiled.save(args.output, overwrite=args.force)
     if isinstance(model, dagc.Module):

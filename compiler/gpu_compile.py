@@ -5,6 +5,7 @@ The Vulkan pipeline shares its front with the CPU one (``compiler/compile.py``):
     dagc-hoist-weights                    weights become arguments
     dagc-outline-kernels                  one kernel function per distinct op signature
     convert-dag-to-linalg                 dag -> linalg on tensors
+    dagc-linalg-fuse-elementwise          elementwise chains -> one generic
     dagc-bufferize                        tensors -> memrefs, results -> out-parameters
     dagc-linalg-generalize                named linalg ops -> linalg.generic
     dagc-linalg-to-loops{parallel=true}   one scf.parallel (+ scf.for reductions) per op
@@ -51,6 +52,7 @@ VULKAN_STAGES: tuple[str, ...] = (
     "dagc-hoist-weights",
     "dagc-outline-kernels",
     "convert-dag-to-linalg",
+    "dagc-linalg-fuse-elementwise",
     "dagc-bufferize",
     "dagc-linalg-generalize",
     "dagc-linalg-to-loops{parallel=true}",

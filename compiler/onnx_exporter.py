@@ -5,8 +5,9 @@ as an ONNX graph that passes ``onnx.checker.check_model(full_check=True)`` and t
 ONNX Runtime runs with the results of :func:`dagc.to_torch` (the reference
 executor, PyTorch semantics).
 
-Algorithm: one walk over ``forward`` in program order. ``func.call`` is inlined
-(the callee's body is exported with its arguments bound). Each dag op becomes one
+Algorithm: one walk over ``forward`` in program order. ``func.call`` and
+``dag.fused`` are inlined (the callee's or the region's body is exported with its
+arguments bound). Each dag op becomes one
 ONNX node when ONNX has the operator with the same semantics, otherwise a small
 subgraph written from ONNX operators, chosen so that it computes what PyTorch
 computes:
@@ -42,7 +43,7 @@ import onnx
 from onnx import helper, numpy_helper
 from xdsl.dialects.builtin import DenseIntOrFPElementsAttr, DenseResourceAttr, TensorType
 from xdsl.dialects.func import CallOp, FuncOp, ReturnOp
-from xdsl.ir import Operation, SSAValue
+from xdsl.ir import Block, Operation, SSAValue
 
 from dagc.compiler.onnx_frontend import torch_nearest_indices
 from dagc.dialects import dag
@@ -159,14 +160,23 @@ class _Exporter:
     # -- functions ----------------------------------------------------------------
 
     def export_function(self, func: FuncOp, args: Sequence[str]) -> list[str]:
-        for a, n in zip(func.body.block.args, args):
+        return self.export_block(func.body.block, args, f"@{func.sym_name.data}")
+
+    def export_block(self, block: Block, args: Sequence[str], where: str) -> list[str]:
+        """Export a function body or a ``dag.fused`` body (inlined) with its
+        arguments named ``args``; returns the names of the values it returns."""
+        for a, n in zip(block.args, args):
             self.names[a] = n
-        for op in func.body.block.ops:
-            if isinstance(op, ReturnOp):
+        for op in block.ops:
+            if isinstance(op, ReturnOp | dag.YieldOp):
                 return [self.name(v) for v in op.operands]
-            if isinstance(op, CallOp):
-                callee = _lookup(self.module, op.callee.string_value())
-                outs = self.export_function(callee, [self.name(v) for v in op.operands])
+            if isinstance(op, CallOp | dag.FusedOp):
+                operands = [self.name(v) for v in op.operands]
+                if isinstance(op, CallOp):
+                    outs = self.export_function(
+                        _lookup(self.module, op.callee.string_value()), operands)
+                else:
+                    outs = self.export_block(op.body.block, operands, f"'{op.label}'")
                 for r, n in zip(op.results, outs):
                     self.names[r] = n
                 continue
@@ -186,7 +196,7 @@ class _Exporter:
                     self.typed.add(n)
                     self.value_info.append(helper.make_tensor_value_info(
                         n, _onnx_type(r), _shape(r)))
-        raise _Unsupported(f"@{func.sym_name.data} has no func.return")
+        raise _Unsupported(f"{where} has no terminator")
 
 
 def _lookup(module: Module, name: str) -> FuncOp:

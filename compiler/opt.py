@@ -16,6 +16,7 @@ import os
 import re
 import sys
 import traceback
+from pathlib import Path
 from collections.abc import Callable
 from typing import TextIO
 
@@ -146,7 +147,7 @@ class Opt:
             list_passes(sys.stdout)
             return 0
         try:
-            text = sys.stdin.read() if a.input == "-" else open(a.input).read()
+            text = sys.stdin.read() if a.input == "-" else Path(a.input).read_text()
         except OSError as e:
             print(f"dag-opt: error: cannot read '{a.input}': {e.strerror}", file=sys.stderr)
             return 1

@@ -44,6 +44,7 @@ _PASSES: dict[str, str] = {
     # -- dag passes --
     "partition-devices": "dagc.passes.partition_devices:PartitionDevicesPass",
     "dag-fold-batchnorm": "dagc.passes.fold_batchnorm:FoldBatchNormPass",
+    "dag-fuse": "dagc.passes.fuse:FusePass",
     "dag-swap-activation": "dagc.passes.swap_activation:SwapActivationPass",
     "dag-insert-batchnorm": "dagc.passes.insert_batchnorm:InsertBatchNormPass",
     "dag-remove-identity": "dagc.passes.remove_identity:RemoveIdentityPass",
@@ -54,12 +55,16 @@ _PASSES: dict[str, str] = {
     "convert-dag-to-linalg": "dagc.lowering.dag_to_linalg:ConvertDagToLinalgPass",
     "dagc-hoist-weights": "dagc.lowering.hoist_weights:HoistWeightsPass",
     "dagc-outline-kernels": "dagc.lowering.outline_kernels:OutlineKernelsPass",
+    "dagc-linalg-fuse-elementwise": "dagc.lowering.linalg_fuse_elementwise:LinalgFuseElementwisePass",
     # -- lowering: bufferization --
     "dagc-bufferize": "dagc.lowering.bufferize:BufferizePass",
+    "dagc-plan-memory": "dagc.lowering.plan_memory:PlanMemoryPass",
     "dagc-linalg-generalize": "dagc.lowering.linalg_generalize:LinalgGeneralizePass",
     "dagc-linalg-to-loops": "dagc.lowering.linalg_to_loops:LinalgToLoopsPass",
     "dagc-linalg-to-microkernels": "dagc.lowering.linalg_to_microkernels:LinalgToMicroKernelsPass",
+    "dagc-parallel-to-threads": "dagc.lowering.parallel_to_threads:ParallelToThreadsPass",
     # -- lowering: std -> llvm --
+    "dagc-math-approximation": "dagc.lowering.math_approximation:MathApproximationPass",
     "convert-arith-to-llvm": "dagc.lowering.arith_to_llvm:ConvertArithToLLVMPass",
     "convert-math-to-llvm": "dagc.lowering.math_to_llvm:ConvertMathToLLVMPass",
     "convert-memref-to-llvm": "dagc.lowering.memref_to_llvm:ConvertMemRefToLLVMPass",

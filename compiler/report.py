@@ -27,9 +27,14 @@ def progress() -> Iterator[Callable[[str], None]]:
         yield step
 
 
+def _mib(nbytes: int) -> str:
+    return f"{nbytes / 2**20:.2f} MiB"
+
+
 def compile_report(compiled, max_abs_err: float, scale: float, latency_s: float, out) -> None:
     """Print the compile report: stages with their time and op counts, kernels,
-    accuracy against torch, latency, and where the artifact is."""
+    memory (planned arena, weights, inputs and outputs), accuracy against torch,
+    latency, and where the artifact is."""
     table = Table(title="dagc compile")
     table.add_column("stage")
     table.add_column("time (s)", justify="right")
@@ -47,6 +52,17 @@ def compile_report(compiled, max_abs_err: float, scale: float, latency_s: float,
     transfers = sum(1 for s in compiled.program.steps if s.op == "transfer")
     if transfers:
         summary.add_row("transfers", str(transfers))
+    memory = compiled.memory
+    if memory is not None:
+        saved = 1 - memory.arena_bytes / memory.unplanned_bytes if memory.unplanned_bytes else 0
+        summary.add_row("intermediates (one arena)",
+                        f"{_mib(memory.arena_bytes)} planned peak; {_mib(memory.unplanned_bytes)} "
+                        f"as separate buffers ({saved:.0%} saved)")
+        if memory.kernel_arena_bytes:
+            summary.add_row("kernel scratch (largest arena)", _mib(memory.kernel_arena_bytes))
+        summary.add_row("weights", _mib(memory.weight_bytes))
+        summary.add_row("inputs / outputs",
+                        f"{_mib(memory.input_bytes)} / {_mib(memory.output_bytes)}")
     summary.add_row("max abs error vs torch", f"{max_abs_err:.3g} (output scale {scale:.3g})")
     summary.add_row("relative error", f"{max_abs_err / max(scale, 1.0):.2g} (policy: <= 1e-4)")
     summary.add_row("latency (median)", f"{latency_s * 1e3:.2f} ms")

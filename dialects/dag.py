@@ -15,6 +15,10 @@ Custom assembly (one format shared by all ops, parsed and printed by ``DagOp``):
            : (tensor<1x3x8x8xf32>, tensor<16x3x3x3xf32>, tensor<16xf32>)
            -> tensor<1x16x8x8xf32>
 
+``dag.fused`` (made by ``dag-fuse``) holds a producer-consumer chain of these ops in a
+region isolated from above, ended by ``dag.yield``, with a syntax of its own (see
+:class:`FusedOp`); it is one op to the passes, and one kernel when compiled.
+
 Dimension conventions follow PyTorch (NCHW for images, ``dim`` indices counted from
 0; importers normalise negative dims). Weights are ``dag.constant`` ops whose value is
 a ``dense_resource`` blob kept in the module's ``{-# dialect_resources #-}`` trailer
@@ -39,14 +43,17 @@ from xdsl.dialects.builtin import (
     f64,
     i64,
 )
-from xdsl.ir import Attribute, Dialect, SSAValue
+from xdsl.dialects.utils import AbstractYieldOperation
+from xdsl.ir import Attribute, Dialect, Region, SSAValue
 from xdsl.irdl import (
     IRDLOperation,
     irdl_op_definition,
+    lazy_traits_def,
     operand_def,
     opt_operand_def,
     opt_prop_def,
     prop_def,
+    region_def,
     result_def,
     traits_def,
     var_operand_def,
@@ -54,7 +61,13 @@ from xdsl.irdl import (
 )
 from xdsl.parser import Parser
 from xdsl.printer import Printer
-from xdsl.traits import HasCanonicalizationPatternsTrait, Pure
+from xdsl.traits import (
+    HasCanonicalizationPatternsTrait,
+    HasParent,
+    IsolatedFromAbove,
+    IsTerminator,
+    Pure,
+)
 from xdsl.utils.exceptions import VerifyException
 
 Shape = tuple[int, ...]
@@ -1009,6 +1022,156 @@ class OpaqueOp(DagOp):
 
 
 # ----------------------------------------------------------------------------
+# Fused regions
+# ----------------------------------------------------------------------------
+
+
+@irdl_op_definition
+class YieldOp(AbstractYieldOperation[Attribute]):
+    """Terminates a ``dag.fused`` body: its operands become the fused op's results."""
+
+    name = "dag.yield"
+
+    traits = lazy_traits_def(lambda: (IsTerminator(), HasParent(FusedOp), Pure()))
+
+
+@irdl_op_definition
+class FusedOp(DagOp):
+    """A producer-consumer group of dag ops that lowers to one kernel (made by
+    ``dag-fuse``, :mod:`dagc.passes.fuse`).
+
+    The operands are the values the group reads from outside; they are bound, in
+    order and with the same types, to the arguments of the single block of its body,
+    which is isolated from above (weights come in as operands, so the body holds no
+    ``dag.constant``). The body holds dag compute ops, which keep their own names,
+    and ends with ``dag.yield``, whose operands are the results. Syntax::
+
+        %y = dag.fused "c+relu"(%a = %x, %b = %w) : (tensor<1x3x8x8xf32>,
+                 tensor<4x3x3x3xf32>) -> tensor<1x4x8x8xf32> {
+          %0 = dag.conv2d "c"(%a, %b) {...} : (...) -> tensor<1x4x8x8xf32>
+          %1 = dag.relu "relu"(%0) : (tensor<1x4x8x8xf32>) -> tensor<1x4x8x8xf32>
+          dag.yield %1 : tensor<1x4x8x8xf32>
+        }
+    """
+
+    name = "dag.fused"
+    inputs = var_operand_def(TensorType)
+    outputs = var_result_def(TensorType)
+    body = region_def("single_block")
+
+    traits = traits_def(Pure(), IsolatedFromAbove())
+
+    def __init__(self, label: str, inputs: Sequence[SSAValue], body: Region):
+        term = body.block.last_op
+        assert isinstance(term, YieldOp), "the body must end with dag.yield"
+        super().__init__(
+            operands=[inputs],
+            result_types=[[v.type for v in term.arguments]],
+            regions=[body],
+            properties={"name": StringAttr(label)},
+        )
+
+    @property
+    def yield_op(self) -> YieldOp:
+        """The ``dag.yield`` terminator."""
+        term = self.body.block.last_op
+        assert isinstance(term, YieldOp)
+        return term
+
+    def infer_result_types(self) -> list[TensorType]:
+        term = self.body.block.last_op
+        if not isinstance(term, YieldOp):
+            raise VerifyException(f"body of '{self.label}' must end with dag.yield")
+        return [_tensor(v) for v in term.arguments]
+
+    def verify_(self) -> None:
+        block = self.body.block
+        if len(block.args) != len(self.inputs):
+            raise VerifyException(
+                f"'{self.label}' has {len(self.inputs)} operands but its body has "
+                f"{len(block.args)} arguments"
+            )
+        for i, (arg, operand) in enumerate(zip(block.args, self.inputs)):
+            if arg.type != operand.type:
+                raise VerifyException(
+                    f"body argument #{i} has type {arg.type}, operand #{i} has {operand.type}"
+                )
+        for op in block.ops:
+            if op is block.last_op and isinstance(op, YieldOp):
+                continue
+            if not isinstance(op, DagOp) or isinstance(op, (FusedOp, ConstantOp, OpaqueOp)):
+                raise VerifyException(
+                    f"body of '{self.label}' may hold only dag compute ops, found "
+                    f"'{op.name}'" + (" (weights come in as operands)"
+                                       if isinstance(op, ConstantOp) else "")
+                )
+        yielded = [str(t) for t in self.infer_result_types()]
+        results = [str(r.type) for r in self.outputs]
+        if yielded != results:
+            raise VerifyException(
+                f"body of '{self.label}' yields ({', '.join(yielded)}) but the op has "
+                f"results ({', '.join(results)})"
+            )
+
+    # -- custom syntax ---------------------------------------------------------
+
+    def print(self, printer: Printer) -> None:
+        printer.print_string(" ")
+        printer.print_string_literal(self.label)
+        printer.print_string("(")
+
+        def print_binding(pair: tuple[SSAValue, SSAValue]) -> None:
+            printer.print_ssa_value(pair[0])
+            printer.print_string(" = ")
+            printer.print_ssa_value(pair[1])
+
+        printer.print_list(zip(self.body.block.args, self.inputs), print_binding)
+        printer.print_string(")")
+        if self.attributes:
+            printer.print_string(" ")
+            printer.print_attr_dict(self.attributes)
+        printer.print_string(" : ")
+        printer.print_operation_type(self)
+        printer.print_string(" ")
+        printer.print_region(self.body, print_entry_block_args=False)
+
+    @classmethod
+    def parse(cls, parser: Parser) -> FusedOp:
+        label = parser.parse_str_literal("dag ops start with their name")
+
+        def parse_binding() -> tuple[Parser.UnresolvedArgument, Parser.UnresolvedOperand]:
+            arg = parser.parse_argument(expect_type=False)
+            parser.parse_punctuation("=")
+            return arg, parser.parse_unresolved_operand()
+
+        pos = parser.pos
+        bindings = parser.parse_comma_separated_list(
+            parser.Delimiter.PAREN, parse_binding, " in dag.fused operands"
+        )
+        attrs = parser.parse_optional_attr_dict()
+        parser.parse_punctuation(":")
+        type_pos = parser.pos
+        func_type = parser.parse_function_type()
+        types = func_type.inputs.data
+        if len(types) != len(bindings):
+            parser.raise_error(
+                f"expected {len(bindings)} operand types, got {len(types)}",
+                type_pos,
+                parser.pos,
+            )
+        operands = parser.resolve_operands([o for _, o in bindings], types, pos)
+        body = parser.parse_region([a.resolve(t) for (a, _), t in zip(bindings, types)])
+        op = cls.create(
+            operands=operands,
+            result_types=list(func_type.outputs.data),
+            properties={"name": StringAttr(label)},
+            regions=[body],
+        )
+        op.attributes.update(attrs)
+        return op
+
+
+# ----------------------------------------------------------------------------
 
 OPS: tuple[type[DagOp], ...] = (
     AddOp, SubOp, MulOp, DivOp, PowOp, MaximumOp, MinimumOp,
@@ -1019,7 +1182,7 @@ OPS: tuple[type[DagOp], ...] = (
     BatchNormOp, LayerNormOp, GroupNormOp,
     MaxPool2dOp, AvgPool2dOp, AdaptiveAvgPool2dOp, MeanOp, SumOp,
     ReshapeOp, ExpandOp, InterpolateOp, PermuteOp, ConcatOp, SliceOp, SelectOp,
-    PadOp, ConstantOp, OpaqueOp,
+    PadOp, ConstantOp, OpaqueOp, FusedOp,
 )  # fmt: skip
 
 UNARY_OPS: tuple[type[UnaryOp], ...] = tuple(
@@ -1027,5 +1190,12 @@ UNARY_OPS: tuple[type[UnaryOp], ...] = tuple(
 )
 """Elementwise single-operand ops (activations and math)."""
 
-Dag = Dialect("dag", list(OPS), [])
+BINARY_OPS: tuple[type[BinaryOp], ...] = tuple(op for op in OPS if issubclass(op, BinaryOp))
+"""Elementwise two-operand ops (operands broadcast, NumPy rules)."""
+
+ELEMENTWISE_OPS: tuple[type[ElementwiseOp], ...] = UNARY_OPS + BINARY_OPS
+"""Ops whose result element at an index depends only on the operand elements at
+that (broadcast) index: what ``dag-fuse`` chains and lowers as one loop nest."""
+
+Dag = Dialect("dag", [*OPS, YieldOp], [])
 """The dag dialect."""

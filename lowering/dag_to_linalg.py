@@ -31,6 +31,9 @@ Forms used (upstream MLIR 22 spellings, as xDSL 0.74 prints them):
 - ``dag.interpolate`` computes its source indices from ``linalg.index`` and reads the
   input with ``tensor.extract`` in the generic's body (the gather is not affine).
 
+A ``dag.fused`` region is inlined: its ops lower one by one, and
+``dagc-linalg-fuse-elementwise`` then merges the elementwise ones.
+
 ``dag.opaque`` has no lowering (it runs on HOST through torch, outside the compiled
 kernels): the pass fails on it, naming the op, unless the option
 ``keep-opaque=true`` asks to leave it in place between the lowered ops.
@@ -84,6 +87,7 @@ from xdsl.pattern_rewriter import (
     RewritePattern,
     op_type_rewrite_pattern,
 )
+from xdsl.rewriter import InsertPoint
 from xdsl.utils.exceptions import PassFailedException
 
 Shape = tuple[int, ...]
@@ -1543,6 +1547,21 @@ class LowerConstant(RewritePattern):
         rewriter.replace(op, arith.ConstantOp(op.value, op.result.type))
 
 
+class InlineFused(RewritePattern):
+    """``dag.fused`` -> its body's ops in its place (block arguments replaced by its
+    operands, its results by the yielded values), to be lowered like any other; the
+    CPU and Vulkan pipelines outline it into one kernel first
+    (:mod:`dagc.lowering.outline_kernels`)."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: dag.FusedOp, rewriter: PatternRewriter, /):
+        term = op.yield_op
+        values = list(term.arguments)
+        rewriter.erase(term)
+        rewriter.inline_block(op.body.block, InsertPoint.before(op), op.inputs)
+        rewriter.replace(op, [], values)
+
+
 class RejectOpaque(RewritePattern):
     """Fails on ``dag.opaque``, which only torch can run."""
 
@@ -1561,7 +1580,7 @@ PATTERNS: tuple[RewritePattern, ...] = (
     LowerLayerNorm(), LowerGroupNorm(), LowerMaxPool2d(), LowerAvgPool2d(),
     LowerAdaptiveAvgPool2d(), LowerReduce(), LowerReshape(), LowerExpand(),
     LowerInterpolate(), LowerPermute(), LowerConcat(), LowerSlice(), LowerSelect(),
-    LowerPad(), LowerConstant(),
+    LowerPad(), LowerConstant(), InlineFused(),
 )  # fmt: skip
 """One pattern per op family; together they cover every dag op but ``dag.opaque``."""
 

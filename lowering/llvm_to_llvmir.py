@@ -148,6 +148,29 @@ def _convert_memcpy(op: llvm_ops.MemcpyOp, builder: ir.IRBuilder, values: _Value
     builder.call(_function(builder.module, name, fn_type), [dst, src, length, volatile])
 
 
+def _convert_gep(op: llvm.GEPOp, builder: ir.IRBuilder, values: _ValueMap) -> None:
+    """`llvm.getelementptr`, its result an opaque `ptr` as in LLVM IR. (xDSL's
+    translation, and llvmlite for a typed source such as an alloca, give it the
+    source's pointer type, so that a store through a pointer to a struct field
+    fails llvmlite's type check.)"""
+    dynamic = iter(op.ssa_indices)
+    indices = [
+        values[next(dynamic)]
+        if index == llvm.GEP_USE_SSA_VAL
+        else ir.Constant(ir.IntType(32), index)
+        for index in op.rawConstantIndices.iter_values()
+    ]
+    pointer = values[op.ptr]
+    gep = builder.gep(
+        pointer,
+        indices,
+        inbounds=op.inbounds is not None,
+        source_etype=convert_type(op.elem_type),
+    )
+    gep.type = ir.PointerType(addrspace=pointer.type.addrspace)
+    values[op.result] = gep
+
+
 def _convert_cast(op: Operation, builder: ir.IRBuilder, values: _ValueMap) -> None:
     instruction = getattr(builder, _CASTS[type(op)])
     values[op.results[0]] = instruction(
@@ -163,6 +186,7 @@ _CONVERTERS: dict[
     **{t: _convert_integer_intrinsic for t in _INTEGER_INTRINSICS},
     llvm_ops.FPowIOp: _convert_powi,  # pyright: ignore[reportAssignmentType]
     llvm_ops.MemcpyOp: _convert_memcpy,  # pyright: ignore[reportAssignmentType]
+    llvm.GEPOp: _convert_gep,  # pyright: ignore[reportAssignmentType]
 }
 
 

@@ -11,6 +11,9 @@ strides and offset stay in the memref type, so
 - view-like ops (`subview`, `cast`, `reinterpret_cast`, `collapse_shape`,
   `expand_shape`, `assume_alignment`) only change the type: the pointer passes
   through;
+- `memref.view` (a typed buffer in a byte array, as `dagc-plan-memory` makes) ->
+  `llvm.getelementptr inbounds` on `i8`: the source pointer plus the byte shift,
+  the aligned pointer of the result as in MLIR's lowering;
 - `memref.alloc` -> `aligned_alloc(alignment, size rounded up to the alignment)`
   (alignment: the op's, else 64 bytes), `memref.dealloc` -> `free`;
   `memref.alloca` -> `llvm.alloca` (same alignment rule);
@@ -40,6 +43,7 @@ from xdsl.dialects.builtin import (
     ShapedType,
     TensorType,
     UnitAttr,
+    i8,
     i64,
 )
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
@@ -272,6 +276,19 @@ class ViewLikeOpLowering(RewritePattern):
         replace_with_llvm(rewriter, op, casts, [ptr])
 
 
+class ViewOpLowering(RewritePattern):
+    """`memref.view` -> `llvm.getelementptr inbounds` of the byte shift on `i8`."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: memref.ViewOp, rewriter: PatternRewriter, /):
+        if op.sizes:
+            raise DiagnosticException(f"{op.name} with dynamic sizes is not supported")
+        strided_layout(_memref_type(op.result))
+        casts, (ptr, shift) = cast_operands([op.source, op.byte_shift])
+        gep = llvm.GEPOp(ptr, [llvm.GEP_USE_SSA_VAL], i8, ssa_indices=[shift], inbounds=True)
+        replace_with_llvm(rewriter, op, [*casts, gep], gep.results)
+
+
 class ExtractAlignedPointerAsIndexOpLowering(RewritePattern):
     """`memref.extract_aligned_pointer_as_index` -> `llvm.ptrtoint`."""
 
@@ -470,6 +487,7 @@ class ConvertMemRefToLLVMPass(ModulePass):
                     AllocaOpLowering(),
                     DeallocOpLowering(op),
                     ViewLikeOpLowering(),
+                    ViewOpLowering(),
                     ExtractAlignedPointerAsIndexOpLowering(),
                     GlobalOpLowering(),
                     GetGlobalOpLowering(),

@@ -1,12 +1,15 @@
 """Outline every compute op of the entry function into a kernel function.
 
 Each dag op (after :mod:`hoist_weights`, so weights are arguments) becomes a
-``func.call`` to a private ``func.func`` holding just that op. Kernels are
-deduplicated by *signature*: op kind, operand and result types, and properties other
-than ``name`` (MLIR's notion of structurally equal ops). ResNet-18's 69 compute ops
-need 29 kernels; every later stage (linalg, loops, LLVM) works and compiles once per
-kernel. The call keeps the op's ``name`` as ``dagc.op``, so reports and diagnostics
-can still point at ``layer1.0.conv1``.
+``func.call`` to a private ``func.func`` holding just that op; a ``dag.fused`` op
+(:mod:`dagc.passes.fuse`) becomes one kernel whose body is its region's ops, its
+``dag.yield`` turned into the ``func.return``. Kernels are deduplicated by
+*signature*: op kind, operand and result types, properties other than ``name``,
+and for a fused op the ops of its body with the same data (MLIR's notion of
+structurally equal ops). ResNet-18's 69 compute ops need 29 kernels; every later
+stage (linalg, loops, LLVM) works and compiles once per kernel. The call keeps the
+op's ``name`` as ``dagc.op``, so reports and diagnostics can still point at
+``layer1.0.conv1``.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from dataclasses import dataclass
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp, StringAttr
 from xdsl.dialects.func import CallOp, FuncOp, ReturnOp
-from xdsl.ir import Block, Operation, Region
+from xdsl.ir import Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 
 from dagc.dialects import dag
@@ -25,17 +28,54 @@ from dagc.dialects import dag
 OP_NAME_ATTR = "dagc.op"
 
 
-def kernel_signature(op: dag.DagOp) -> str:
-    """A stable text identifying the op's computation (everything but its name)."""
+def kernel_signature(op: Operation) -> str:
+    """A stable text identifying the op's computation: everything but its name and
+    the names of the ops in its regions, whose values are numbered (``a0`` for the
+    first block argument, ``v0`` for the first op result)."""
     props = ", ".join(f"{k}={v}" for k, v in sorted(op.properties.items()) if k != "name")
     types = ", ".join(str(o.type) for o in op.operands)
     results = ", ".join(str(r.type) for r in op.results)
-    return f"{op.name}({types}) -> ({results}) {{{props}}}"
+    signature = f"{op.name}({types}) -> ({results}) {{{props}}}"
+    for region in op.regions:
+        ids: dict[SSAValue, str] = {}
+        body = []
+        for block in region.blocks:
+            ids.update((a, f"a{len(ids)}") for a in block.args)
+            for inner in block.ops:
+                refs = ", ".join(ids[v] for v in inner.operands)
+                ids.update((r, f"v{len(ids)}") for r in inner.results)
+                body.append(f"{kernel_signature(inner)}[{refs}]")
+        signature += f" {{{'; '.join(body)}}}"
+    return signature
 
 
 def kernel_name(op: dag.DagOp, signature: str) -> str:
+    """``k_<kind>_<digest of the signature>``; the kind of a fused op lists the
+    kinds of its ops (``k_conv2d_add_relu_...``)."""
     digest = hashlib.sha1(signature.encode()).hexdigest()[:10]
-    return f"k_{op.name.removeprefix('dag.')}_{digest}"
+    ops = op.body.block.ops if isinstance(op, dag.FusedOp) else [op]
+    kind = "_".join(o.name.removeprefix("dag.") for o in ops if isinstance(o, dag.DagOp))
+    return f"k_{kind}_{digest}"
+
+
+def kernel_body(op: dag.DagOp) -> Region:
+    """The body of ``op``'s kernel: a copy of the region of a fused op, its
+    ``dag.yield`` replaced by ``func.return``; for any other op, the op applied to
+    the kernel's arguments."""
+    if isinstance(op, dag.FusedOp):
+        body = op.body.clone()
+        term = body.block.last_op
+        assert isinstance(term, dag.YieldOp)
+        body.block.insert_op_before(ReturnOp(*term.operands), term)
+        term.detach()
+        term.erase()
+        return body
+    block = Block(arg_types=[o.type for o in op.operands])
+    clone = op.clone()
+    for i, arg in enumerate(block.args):
+        clone.operands[i] = arg
+    block.add_ops([clone, ReturnOp(*clone.results)])
+    return Region(block)
 
 
 def _outlinable(op: Operation) -> bool:
@@ -66,13 +106,8 @@ class OutlineKernelsPass(ModulePass):
         sig = kernel_signature(op)
         name = kernel_name(op, sig)
         if name not in kernels:
-            block = Block(arg_types=[o.type for o in op.operands])
-            clone = op.clone()
-            for i, arg in enumerate(block.args):
-                clone.operands[i] = arg
-            block.add_ops([clone, ReturnOp(*clone.results)])
             kernel = FuncOp(name, ([o.type for o in op.operands], [r.type for r in op.results]),
-                            Region(block), visibility="private")
+                            kernel_body(op), visibility="private")
             module.body.block.add_op(kernel)
             kernels[name] = kernel
         call = CallOp(name, list(op.operands), [r.type for r in op.results])

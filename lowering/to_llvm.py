@@ -2,6 +2,7 @@
 `convert-to-llvm`: the whole standard-dialect -> llvm-dialect lowering, as one
 pipeline of the single-edge passes (no conversion logic of its own):
 
+    dagc-parallel-to-threads{threads=1} (the `scf.parallel` loops left -> `scf.for`),
     convert-scf-to-cf, convert-math-to-llvm, convert-arith-to-llvm,
     convert-memref-to-llvm, convert-cf-to-llvm, convert-func-to-llvm,
     reconcile-unrealized-casts
@@ -23,8 +24,10 @@ from dagc.lowering.cf_to_llvm import ConvertCfToLLVMPass
 from dagc.lowering.func_to_llvm import ConvertFuncToLLVMPass
 from dagc.lowering.math_to_llvm import ConvertMathToLLVMPass
 from dagc.lowering.memref_to_llvm import ConvertMemRefToLLVMPass
+from dagc.lowering.parallel_to_threads import ParallelToThreadsPass
 
 PIPELINE: tuple[ModulePass, ...] = (
+    ParallelToThreadsPass(threads=1),
     ConvertScfToCf(),
     ConvertMathToLLVMPass(),
     ConvertArithToLLVMPass(),

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 from xdsl.dialects.builtin import ModuleOp, TensorType
 from xdsl.dialects.func import CallOp, FuncOp, ReturnOp
-from xdsl.ir import Operation, SSAValue
+from xdsl.ir import Operation, SSAValue, Use
 
 from dagc.dialects import dag
 
@@ -111,6 +111,12 @@ def _free(op, ins, outs):
     return 0, 0
 
 
+def _fused(op, ins, outs):
+    """The sum over the body (shape overrides do not reach inside)."""
+    costs = [op_cost(inner) for inner in op.body.block.ops]
+    return sum(f for f, _ in costs), sum(m for _, m in costs)
+
+
 COSTS: dict[type[Operation], CostFn] = {
     dag.Conv2dOp: _conv,
     dag.ConvTranspose2dOp: _conv_transpose,
@@ -128,6 +134,7 @@ COSTS: dict[type[Operation], CostFn] = {
     dag.MeanOp: _per_in,
     dag.SumOp: _per_in,
     dag.InterpolateOp: _interpolate,
+    dag.FusedOp: _fused,
     **{cls: _per_out(1) for cls in dag.UNARY_OPS},
     **{cls: _per_out(1) for cls in (dag.AddOp, dag.SubOp, dag.MulOp, dag.DivOp,
                                     dag.PowOp, dag.MaximumOp, dag.MinimumOp)},
@@ -163,9 +170,15 @@ def is_parameter(value: SSAValue) -> bool:
     op = value.owner
     if not isinstance(op, dag.ConstantOp) or not _shape(value):
         return False
-    return not any(
-        isinstance(u.operation, dag.BatchNormOp) and u.index in (1, 2) for u in value.uses
-    )
+    return not any(_running_statistic(u) for u in value.uses)
+
+
+def _running_statistic(use: Use) -> bool:
+    """``use`` reads a batch norm's running mean or variance (in a fused region too)."""
+    if isinstance(use.operation, dag.FusedOp):
+        arg = use.operation.body.block.args[use.index]
+        return any(_running_statistic(u) for u in arg.uses)
+    return isinstance(use.operation, dag.BatchNormOp) and use.index in (1, 2)
 
 
 @dataclass

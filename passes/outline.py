@@ -43,6 +43,11 @@ def _by_name(module: ModuleOp, names: Iterable[str]) -> list[Operation]:
     missing = wanted - {op.label for op in found}
     if missing:
         raise OutlineError(f"no op named {', '.join(repr(n) for n in sorted(missing))}")
+    for op in found:
+        parent = op.parent_op()
+        if isinstance(parent, dag.FusedOp):
+            raise OutlineError(f"'{op.label}' is inside dag.fused '{parent.label}'; "
+                               "outline the fused op, or outline before dag-fuse")
     return found
 
 

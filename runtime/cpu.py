@@ -15,10 +15,22 @@ is int64, other scalars are passed by value. By default code is generated for th
 host (`llvm.get_host_cpu_name()`, `get_host_cpu_features()`); `triple=` and `cpu=`
 give object code for another target (e.g. `aarch64-unknown-linux-gnu`), which can be
 emitted but not run. The module is optimized at O3 with LLVM's new pass manager.
+
+Loops that `dagc-parallel-to-threads` outlined run on libgomp's thread team (see
+`lowering/func_to_llvm.py`): the module's i32 global `dagc_num_threads` holds the
+team size, which this runtime sets whenever it loads code (a `CpuModule` run in
+process or an object file from `load_object`) to `get_num_threads()`:
+`set_num_threads(n)` if called, else the environment variable `DAGC_NUM_THREADS`,
+else the CPUs this process may run on. `set_num_threads` also updates the code
+already loaded. libgomp is the system's (`libgomp.so.1`, the one torch loads
+too); without it, parallel loops run serially, with a warning.
 """
 
 import ctypes
 import ctypes.util
+import os
+import warnings
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +41,7 @@ from xdsl.dialects.builtin import FunctionType, IndexType, MemRefType
 from xdsl.ir import Attribute
 
 from dagc.ir import numpy_dtype
+from dagc.lowering.func_to_llvm import NUM_THREADS
 
 _CTYPES: dict[np.dtype[Any], type[Any]] = {
     np.dtype(np.float32): ctypes.c_float,
@@ -203,6 +216,105 @@ def _load_libm() -> None:
     _libm_loaded = True
 
 
+_SERIAL_GOMP = """
+define void @GOMP_parallel(ptr %fn, ptr %data, i32 %threads, i32 %flags) {
+  call void %fn(ptr %data)
+  ret void
+}
+define i32 @omp_get_thread_num() {
+  ret i32 0
+}
+define i32 @omp_get_num_threads() {
+  ret i32 1
+}
+"""
+"""Stand-ins for the libgomp entry points the generated code calls: a team of one
+thread, the caller, runs the region."""
+
+_gomp: Any = None  # True once libgomp is loaded, or the engine of the stand-ins
+
+
+def _load_gomp() -> None:
+    """
+    Make `GOMP_parallel`, `omp_get_thread_num` and `omp_get_num_threads`
+    resolvable in the JIT: from libgomp, or else (with a RuntimeWarning) from
+    `_SERIAL_GOMP`, compiled here, so that parallel loops run serially.
+    """
+    global _gomp
+    if _gomp is not None:
+        return
+    libgomp = ctypes.util.find_library("gomp")
+    if libgomp is not None:
+        try:
+            llvm.load_library_permanently(libgomp)
+            _gomp = True
+            return
+        except RuntimeError:
+            pass
+    warnings.warn(
+        "dagc: libgomp (OpenMP) could not be loaded; parallel loops run on one thread",
+        RuntimeWarning,
+        stacklevel=2,
+    )
+    module = llvm.parse_assembly(_SERIAL_GOMP)
+    machine = llvm.Target.from_default_triple().create_target_machine(jit=True)
+    engine = llvm.create_mcjit_compiler(module, machine)
+    engine.finalize_object()
+    for name in ("GOMP_parallel", "omp_get_thread_num", "omp_get_num_threads"):
+        llvm.add_symbol(name, engine.get_function_address(name))
+    _gomp = engine
+
+
+_num_threads: int | None = None
+_thread_globals: "weakref.WeakKeyDictionary[Any, int]" = weakref.WeakKeyDictionary()
+"""Owner of loaded code (a CpuModule, an _ObjectEngine) -> address of its
+`dagc_num_threads`."""
+
+
+def get_num_threads() -> int:
+    """
+    The team size of parallel loops in code loaded from now on: the last
+    `set_num_threads`, else `DAGC_NUM_THREADS`, else the number of CPUs this
+    process may run on (`os.sched_getaffinity`).
+
+    Raises:
+        ValueError: when `DAGC_NUM_THREADS` is not a positive integer.
+    """
+    if _num_threads is not None:
+        return _num_threads
+    value = os.environ.get("DAGC_NUM_THREADS", "").strip()
+    if not value:
+        return len(os.sched_getaffinity(0))
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"DAGC_NUM_THREADS must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def set_num_threads(count: int) -> None:
+    """
+    Run the parallel loops of all compiled code, loaded or to be loaded, on
+    `count` threads (1: serially, without libgomp).
+
+    Raises:
+        ValueError: when `count` is not a positive integer.
+    """
+    global _num_threads
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"the number of threads must be a positive integer, got {count!r}")
+    _num_threads = count
+    for address in _thread_globals.values():
+        ctypes.c_int32.from_address(address).value = count
+
+
+def _set_threads(owner: Any, engine: llvm.ExecutionEngine) -> None:
+    """Set the thread count of the code `engine` loaded (if it has parallel loops)
+    and keep its address while `owner` lives, for `set_num_threads`."""
+    address = engine.get_global_value_address(NUM_THREADS)
+    if address:
+        ctypes.c_int32.from_address(address).value = get_num_threads()
+        _thread_globals[owner] = address
+
+
 class CpuModule:
     """
     LLVM IR text compiled in process with llvmlite.
@@ -283,6 +395,7 @@ class CpuModule:
             )
         if self._engine is None:
             _load_libm()
+            _load_gomp()
             # The JIT gets a target machine of its own: a code model that reaches
             # libm wherever it is mapped.
             jit_machine = llvm.Target.from_triple(self.triple).create_target_machine(
@@ -294,6 +407,7 @@ class CpuModule:
             )
             self._engine = llvm.create_mcjit_compiler(self._module.clone(), jit_machine)
             self._engine.finalize_object()
+            _set_threads(self, self._engine)
         return self._engine
 
     def get_function(
@@ -341,6 +455,7 @@ def load_object(data: bytes, name: str, arg_specs: Sequence[ArgSpec],
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
     _load_libm()
+    _load_gomp()
     machine = llvm.Target.from_default_triple().create_target_machine(
         cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(),
         codemodel="jitdefault", jit=True)
@@ -354,4 +469,5 @@ def load_object(data: bytes, name: str, arg_specs: Sequence[ArgSpec],
     if not address:
         raise KeyError(f"no function '{name}' in the object code")
     holder = _ObjectEngine(engine)
+    _set_threads(holder, engine)
     return CompiledFunction(holder, name, address, arg_specs, result), holder  # type: ignore[arg-type]

@@ -159,7 +159,7 @@ class CpuExecutable:
     weight_arrays: dict[str, np.ndarray]
     outputs: list[TensorSpec]
     llvm_ir: str = ""
-    object_code: Any = None  # () -> bytes
+    object_code: bytes = b""  # a host object file (``CpuModule.emit_object``)
     kind: str = "llvm-object"
 
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -173,7 +173,7 @@ class CpuExecutable:
 
     def save(self, folder: Path) -> dict:
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "forward.o").write_bytes(self.object_code())
+        (folder / "forward.o").write_bytes(self.object_code)
         (folder / "forward.ll").write_text(self.llvm_ir)
         return {
             "kind": self.kind,
@@ -193,11 +193,13 @@ class CpuExecutable:
         check_weights(meta["weights"], weights)
         specs = [ArgSpec.array(s["shape"], s["dtype"])
                  for s in (*meta["inputs"], *meta["weights"], *meta["outputs"])]
-        fn, _engine = load_object((folder / meta["object"]).read_bytes(), meta["entry"], specs)
+        code = (folder / meta["object"]).read_bytes()
+        fn, _engine = load_object(code, meta["entry"], specs)
         handles = [w["name"] for w in meta["weights"]]
         return CpuExecutable(fn, [TensorSpec.from_json(s) for s in meta["inputs"]], handles,
                              {h: weights[h] for h in handles},
-                             [TensorSpec.from_json(s) for s in meta["outputs"]])
+                             [TensorSpec.from_json(s) for s in meta["outputs"]],
+                             object_code=code)
 
 
 @dataclass

@@ -212,19 +212,21 @@ class DagModule(nn.Module):
 
     def _run_block(self, block: Block, inputs: list[torch.Tensor], where: str
                    ) -> list[torch.Tensor]:
-        """Run a function body or a ``device.subgraph`` body (``where`` names it in
-        errors) on ``inputs`` bound to its arguments; returns the terminator's
-        operands."""
+        """Run a function body, a ``device.subgraph`` body or a ``dag.fused`` body
+        (``where`` names it in errors) on ``inputs`` bound to its arguments; returns
+        the terminator's operands."""
         args = block.args
         if len(inputs) != len(args):
             raise TypeError(f"{where} takes {len(args)} inputs, got {len(inputs)}")
         env: dict[SSAValue, torch.Tensor] = dict(zip(args, inputs))
         for op in block.ops:
-            if isinstance(op, ReturnOp | device.YieldOp):
+            if isinstance(op, ReturnOp | device.YieldOp | dag.YieldOp):
                 return [env[v] for v in op.operands]
             operands = [env[v] for v in op.operands]
             if isinstance(op, device.SubgraphOp):
                 results = self._run_block(op.body.block, operands, f"subgraph {op.label}")
+            elif isinstance(op, dag.FusedOp):
+                results = self._run_block(op.body.block, operands, f"fused {op.label}")
             elif isinstance(op, device.TransferOp):
                 results = operands  # one address space here: a transfer is a no-op
             elif isinstance(op, dag.ConstantOp):

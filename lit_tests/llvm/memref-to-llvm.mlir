@@ -60,6 +60,27 @@ func.func @allocs() {
 
 // -----
 
+// A view of a byte array (an arena of dagc-plan-memory) is the array's pointer
+// advanced by the byte shift: a GEP on i8. Loads through it index the view's own
+// type.
+
+// CHECK-LABEL: func.func @view
+func.func @view(%arena: memref<256xi8>, %i: index) -> f32 {
+  // CHECK:      %[[BASE:.*]] = builtin.unrealized_conversion_cast %arena : memref<256xi8> to !llvm.ptr
+  // CHECK-NEXT: %[[SHIFT:.*]] = builtin.unrealized_conversion_cast %shift : index to i64
+  // CHECK-NEXT: %[[VIEW:.*]] = llvm.getelementptr inbounds %[[BASE]][%[[SHIFT]]] : (!llvm.ptr, i64) -> !llvm.ptr, i8
+  %shift = arith.constant 128 : index
+  %v = memref.view %arena[%shift][] : memref<256xi8> to memref<4x8xf32>
+  // CHECK-NEXT: %[[M:.*]] = builtin.unrealized_conversion_cast %[[VIEW]] : !llvm.ptr to memref<4x8xf32>
+  // CHECK-NEXT: %[[P:.*]] = builtin.unrealized_conversion_cast %[[M]] : memref<4x8xf32> to !llvm.ptr
+  // CHECK:      %[[IDX:.*]] = llvm.add
+  // CHECK-NEXT: llvm.getelementptr inbounds %[[P]][%[[IDX]]] : (!llvm.ptr, i64) -> !llvm.ptr, f32
+  %x = memref.load %v[%i, %i] : memref<4x8xf32>
+  func.return %x : f32
+}
+
+// -----
+
 // A global is a flat, 64-byte aligned array; get_global is its address.
 
 // CHECK: llvm.mlir.global private constant @w(dense<[1.000000e+00, 2.000000e+00, 3.000000e+00, 4.000000e+00]> : tensor<4xf32>) {addr_space = 0 : i32, alignment = 64 : i64} : !llvm.array<4 x f32>

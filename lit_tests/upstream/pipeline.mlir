@@ -3,6 +3,7 @@
 // llvm dialect's translation to LLVM IR (mlir-translate-22).
 // REQUIRES: mlir-opt-22, mlir-translate-22
 // RUN: dag-opt %s -p dagc-hoist-weights,dagc-outline-kernels,convert-dag-to-linalg,dagc-bufferize | mlir-opt-22 | filecheck %s --check-prefix=BUF
+// RUN: dag-opt %s -p dagc-hoist-weights,dagc-outline-kernels,convert-dag-to-linalg,dagc-bufferize,dagc-plan-memory | mlir-opt-22 | filecheck %s --check-prefix=PLAN
 // RUN: dag-opt %s -p dagc-hoist-weights,dagc-outline-kernels,convert-dag-to-linalg,dagc-bufferize,dagc-linalg-generalize,dagc-linalg-to-loops | mlir-opt-22 | filecheck %s --check-prefix=LOOPS
 // RUN: dag-opt %s -p dag-to-llvm | mlir-opt-22 | filecheck %s --check-prefix=LLVM
 // RUN: dag-opt %s -p dag-to-llvm | mlir-translate-22 --mlir-to-llvmir | filecheck %s --check-prefix=IR
@@ -11,6 +12,18 @@
 // BUF-SAME:    memref<1x4xf32>
 // BUF:         call @k_conv2d
 // BUF:         memref.dealloc
+// The entry's three intermediates in one arena: the softmax reuses the conv's bytes.
+// PLAN-LABEL: func.func @forward
+// PLAN-SAME:    dagc.arena_bytes = 512 : i64, dagc.unplanned_bytes = 768 : i64
+// PLAN:         %[[ARENA:.*]] = memref.alloc() {alignment = 64 : i64} : memref<512xi8>
+// PLAN-NEXT:    arith.constant 0 : index
+// PLAN-NEXT:    memref.view %[[ARENA]][%{{.*}}][] : memref<512xi8> to memref<1x4x4x4xf32>
+// PLAN-NEXT:    call @k_conv2d
+// PLAN-NEXT:    arith.constant 256 : index
+// PLAN:         call @k_relu
+// PLAN-NEXT:    arith.constant 0 : index
+// PLAN:         call @k_softmax
+// PLAN:         memref.dealloc %[[ARENA]] : memref<512xi8>
 // LOOPS:       scf.for
 // LOOPS:       memref.load
 // LLVM:        llvm.func @forward
