@@ -1,68 +1,105 @@
-"""Register-blocked, vectorized kernels for the hot linalg ops (pass
-`dagc-linalg-to-microkernels`).
+"""Register-blocked, vectorized, multi-threaded kernels for the hot linalg ops
+(pass `dagc-linalg-to-microkernels`).
 
 Runs on linalg on memrefs (after `dagc-bufferize`, before
 `dagc-linalg-generalize`) and replaces, when their operands are f32 with unit
 innermost strides,
 
-- `linalg.matmul` (`C += A @ B`, A `M x K`, B `K x N`, C `M x N`);
+- `linalg.matmul` (`C += A @ B`, A `M x K`, B `K x N`, C `M x N`); with at most
+  `MR` rows and B a transposed copy of a matrix W (a linear layer at batch 1),
+  dot products along W's rows instead, and no copy (:func:`emit_dot_rows`);
 - `linalg.conv_2d_nchw_fchw` (groups = 1) and `linalg.conv_2d_ngchw_gfchw`
-  (grouped and depthwise convolution): per image (and group), an im2col copy of the
-  input windows into a `C*KH*KW x OH*OW` buffer (none for a 1x1, stride 1 window
-  over a contiguous input), then the same GEMM with the weight `F x C*KH*KW` as A
-  and the output `F x OH*OW` as C;
+  (grouped convolution): per image (and group), an im2col copy of the input
+  windows into a `C*KH*KW x OH*OW` buffer (none for a 1x1, stride 1 window over a
+  contiguous input), then the same GEMM with the weight `F x C*KH*KW` as A and the
+  output `F x OH*OW` as C;
+- depthwise convolution (`conv_2d_ngchw_gfchw` with one input and one output
+  channel per group, horizontal stride 1 or 2): a direct kernel, see
+  :func:`emit_depthwise`.
 
-by the loop nest of a GotoBLAS / BLIS GEMM (Goto and van de Geijn, "Anatomy of
+A convolution whose input is a zero-padded copy (a zero fill, then a copy into its
+interior) reads the unpadded input instead: im2col writes the zeros of the
+padding, the depthwise kernel pads one channel at a time, in cache.
+
+The kernels absorb the elementwise ops around them (:class:`Fusion`): the op that
+initializes C before (a zero fill, a bias broadcast) gives the accumulators their
+first value, and the epilogue after (activation, residual add, scale, ...; in
+place, or into another buffer) is applied to them before the final store.
+
+GEMM
+----
+The loop nest of a GotoBLAS / BLIS GEMM (Goto and van de Geijn, "Anatomy of
 high-performance matrix multiplication", TOMS 2008; Van Zee and van de Geijn,
 "BLIS", TOMS 2015): `K` is split into blocks of `KC = 256`, `M` into balanced
 blocks of at most `MC = 120` rows (the `MC x KC` block of A is read once per column
 panel and stays in L2), then `N` into panels of `NR = 2 x 16` columns, then the
-rows into micro-tiles of `MR = 6`. Each `KC x NR` panel of B is
-first copied to a contiguous 32 KiB buffer (when more than one row block reuses
-it), so that it stays in L1 whatever B's leading dimension (power-of-two strides
-would otherwise map its rows to a few cache sets); A is read in place. The
-micro-kernel keeps the `MR x NR` block of C in 12 vector registers
-(`vector<16xf32>`, one AVX-512 register each) carried through the `k` loop as
-`scf.for` iteration arguments, and per `k` loads two vectors of B, broadcasts six
-scalars of A and issues 12 fused multiply-adds. Edges use the same micro-kernel
-with fewer rows, one vector of columns, and for the last `N mod 16` columns one
-vector with masked loads and stores (`llvm.masked.load` / `llvm.masked.store`),
-so every shape is exact and nothing is read or written out of bounds. C is
-accumulated in
-place (it holds the bias), and each element sums over `k` in increasing order, as
-the loop lowering does; results differ only by FMA rounding.
+rows into micro-tiles of `MR = 6`. Each `KC x NR` panel of B is first copied to a
+contiguous 32 KiB buffer (when more than one row tile reuses it), so that it stays
+in L1 whatever B's leading dimension (power-of-two strides would otherwise map its
+rows to a few cache sets); A is read in place. The micro-kernel keeps the
+`MR x NR` block of C in 12 vector registers (`vector<16xf32>`, one AVX-512
+register each) carried through the `k` loop as `scf.for` iteration arguments, and
+per `k` loads two vectors of B, broadcasts six scalars of A and issues 12 fused
+multiply-adds. Edges use the same micro-kernel with fewer rows, and for the last
+`N mod 32` columns one or two vectors, the last one with masked loads and stores
+(`llvm.masked.load` / `llvm.masked.store`) when partial, so every shape is exact
+and nothing is read or written out of bounds. Each element of C sums over `k` in
+increasing order, as the loop lowering does; results differ only by FMA rounding.
+The micro-kernels of the first `k` block start from the fused init (else from C),
+those of the last one end with the fused epilogue (else store to C): each runs
+exactly once per element.
 
-The loops are `scf.for` over `index`; the memory accesses and arithmetic of the
-micro-kernel are emitted directly in the llvm dialect with vector types (MLIR's
-`vector` dialect would be lowered to exactly these ops, and dagc has no
-vector -> llvm edge): the aligned base pointer of each memref
+Threads: a GEMM of at least `PARALLEL_MIN_FLOPS` is split into chunks
+(:class:`Split`: balanced row blocks times balanced ranges of column panels), the
+iterations of an outermost `scf.parallel` with constant bounds (run on a thread
+pool by `dagc-parallel-to-threads`, which gives each thread a contiguous range of
+iterations). Each chunk runs all `k` blocks over its block of C, with its own
+packed-B buffer; the rows and columns past the whole tiles and panels belong to
+the last row block and column range. Chunks write disjoint blocks of C (and of
+the epilogue's destination): the body is race-free. The im2col copy of a large
+convolution is an `scf.parallel` over the rows of the column buffer, a large
+depthwise convolution one over images and channels.
+
+Emission
+--------
+The loops are `scf.for` / `scf.parallel` / `scf.if` over `index`; the memory
+accesses and arithmetic of the kernels are emitted directly in the llvm dialect
+with vector types (MLIR's `vector` dialect would be lowered to exactly these ops,
+and dagc has no vector -> llvm edge): the aligned base pointer of each memref
 (`memref.extract_aligned_pointer_as_index`, `llvm.inttoptr`), `llvm.getelementptr`,
 `llvm.load` / `llvm.store` with 4-byte alignment, `llvm.call_intrinsic`
 (`llvm.masked.load`), `llvm.intr.masked.store`, `llvm.insertelement` +
-`llvm.shufflevector` (broadcast) and `llvm.intr.fma`. `convert-to-llvm` leaves
-them as they are and lowers the loops and index arithmetic around them; LLVM's
-backend then selects AVX-512 (or, on narrower hosts, splits each vector).
+`llvm.shufflevector` (broadcast, strided lanes) and `llvm.intr.fma`. The fused
+ops' `arith` / `math` ops are cloned on `vector<16xf32>` operands and lowered by
+`convert-to-llvm` like scalar ones. `convert-to-llvm` leaves the llvm ops as they
+are and lowers the loops and index arithmetic around them; LLVM's backend then
+selects AVX-512 (or, on narrower hosts, splits each vector).
 
 Ops whose operands do not qualify (other element types, a non-unit innermost
 stride, an output whose spatial dims are not contiguous) are left for the loop
-lowering. Place: in the CPU pipeline right after `dagc-bufferize`. The kernels are
-single-threaded.
+lowering, and so are the elementwise ops that cannot be fused. Place: in the CPU
+pipeline right after `dagc-bufferize` (and `dagc-plan-memory`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cache
+from math import prod
 
 from dagc.lowering.llvm_types import strided_layout
+from dagc.lowering.math_approximation import EXPANSIONS, ApproximateMath
 from xdsl.context import Context
-from xdsl.dialects import arith, llvm, memref, scf
+from xdsl.dialects import arith, llvm, math, memref, scf
 from xdsl.dialects.builtin import (
     DenseArrayBase,
     DenseIntOrFPElementsAttr,
     Float32Type,
+    FloatAttr,
     IndexType,
     IntegerAttr,
+    IntegerType,
     MemRefType,
     ModuleOp,
     VectorType,
@@ -71,8 +108,17 @@ from xdsl.dialects.builtin import (
     i32,
     i64,
 )
-from xdsl.dialects.linalg.ops import Conv2DNchwFchwOp, Conv2DNgchwGfchwOp, MatmulOp
-from xdsl.ir import Attribute, Block, Operation, SSAValue
+from xdsl.dialects.linalg.attrs import IteratorType
+from xdsl.dialects.linalg.ops import (
+    Conv2DNchwFchwOp,
+    Conv2DNgchwGfchwOp,
+    FillOp,
+    GenericOp,
+    MatmulOp,
+    TransposeOp,
+)
+from xdsl.ir import Attribute, Block, BlockArgument, Operation, Region, SSAValue
+from xdsl.ir.affine import AffineConstantExpr, AffineDimExpr, AffineMap
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
     GreedyRewritePatternApplier,
@@ -81,6 +127,7 @@ from xdsl.pattern_rewriter import (
     RewritePattern,
     op_type_rewrite_pattern,
 )
+from xdsl.traits import is_side_effect_free
 from xdsl.utils.exceptions import DiagnosticException
 
 LANES = 16
@@ -92,11 +139,27 @@ MR = 6
 NV = 2
 """Vectors of C per row of the micro-kernel (NR = NV * LANES columns)."""
 
+NR = NV * LANES
+"""Columns of C per micro-kernel (a panel)."""
+
 KC = 256
 """Depth of a block of K."""
 
 MC = 120
 """Most rows of A in a block (``MC x KC`` floats, 120 KiB, stay in L2)."""
+
+PARALLEL_MIN_FLOPS = 1 << 21
+"""Kernels of fewer flops (2 per multiply-add; about 20 us on one core) run on one
+thread: a fork-join would cost a noticeable share of them."""
+
+CHUNK_FLOPS = 1 << 19
+"""The least work of one parallel chunk of a GEMM (flops)."""
+
+CHUNKS = 16
+"""The most chunks of a GEMM: two per thread on 8 cores, for balance."""
+
+PARALLEL_MIN_COPY = 1 << 16
+"""im2col copies of at least this many elements are split over threads."""
 
 
 class _Builder:
@@ -140,51 +203,102 @@ class _Builder:
         """``index`` as an SSA value (a constant for an int)."""
         return self.const(index) if isinstance(index, int) else index
 
+    def share(self, part: SSAValue | int, units: int, parts: int) -> SSAValue | int:
+        """``part * units // parts``: where part ``part`` of ``units`` split into
+        ``parts`` balanced ranges begins (the end of the last for ``part ==
+        parts``)."""
+        if isinstance(part, int):
+            return part * units // parts
+        scaled = self.value(self.linear([(part, units)]))
+        return self.add(arith.DivUIOp(scaled, self.const(parts))).results[0]
+
+    def ceildiv_clamped(self, value: SSAValue | int, divisor: int, hi: int) -> SSAValue | int:
+        """``min(max(ceil(value / divisor), 0), hi)`` (``divisor > 0``)."""
+        if isinstance(value, int):
+            return min(max(-(-value // divisor), 0), hi)
+        quotient = self.add(arith.CeilDivSIOp(value, self.const(divisor))).results[0]
+        low = self.add(arith.MaxSIOp(quotient, self.const(0))).results[0]
+        return self.add(arith.MinSIOp(low, self.const(hi))).results[0]
+
     def loop(
         self,
         lo: SSAValue | int,
-        trips: int,
+        hi: SSAValue | int,
         step: int,
         body: Callable[[_Builder, SSAValue | int, Sequence[SSAValue]], Sequence[SSAValue]],
         inits: Sequence[SSAValue] = (),
     ) -> Sequence[SSAValue]:
-        """``for i in range(lo, lo + trips * step, step)``: an ``scf.for`` carrying
-        ``inits``, or the body inlined with ``i = lo`` for a single trip."""
-        if trips <= 0:
-            return list(inits)
-        if trips == 1:
-            return list(body(self, lo, list(inits)))
+        """``for i in range(lo, hi, step)``: an ``scf.for`` carrying ``inits``;
+        with static bounds, nothing for no trip and the body inlined with
+        ``i = lo`` for one."""
+        if isinstance(lo, int) and isinstance(hi, int):
+            trips = -(-(hi - lo) // step)
+            if trips <= 0:
+                return list(inits)
+            if trips == 1:
+                return list(body(self, lo, list(inits)))
         block = Block(arg_types=[IndexType(), *(v.type for v in inits)])
         inner = _Builder(block)
         results = body(inner, block.args[0], list(block.args[1:]))
         inner.add(scf.YieldOp(*results))
-        start, end = self.value(lo), self.value(self.linear([(lo, 1)], trips * step))
-        return self.add(scf.ForOp(start, end, self.const(step), inits, block)).results
+        return self.add(
+            scf.ForOp(self.value(lo), self.value(hi), self.const(step), inits, block)
+        ).results
 
-    def loop_to(
+    def parallel(
+        self, bounds: Sequence[int], body: Callable[[_Builder, Sequence[SSAValue]], None]
+    ) -> None:
+        """An ``scf.parallel`` over ``0 <= i_d < bounds[d]`` (constant bounds)."""
+        block = Block(arg_types=[IndexType()] * len(bounds))
+        inner = _Builder(block)
+        body(inner, list(block.args))
+        inner.add(scf.ReduceOp())
+        zeros, ones = [self.const(0)] * len(bounds), [self.const(1)] * len(bounds)
+        self.add(scf.ParallelOp(zeros, [self.const(n) for n in bounds], ones, Region(block)))
+
+    def if_else(
         self,
-        lo: SSAValue | int,
-        hi: SSAValue,
-        body: Callable[[_Builder, SSAValue, Sequence[SSAValue]], Sequence[SSAValue]],
-        inits: Sequence[SSAValue] = (),
-    ) -> Sequence[SSAValue]:
-        """``for i in range(lo, hi)`` with a dynamic end: an ``scf.for``."""
-        block = Block(arg_types=[IndexType(), *(v.type for v in inits)])
-        inner = _Builder(block)
-        results = body(inner, block.args[0], list(block.args[1:]))
-        inner.add(scf.YieldOp(*results))
-        start = self.const(lo) if isinstance(lo, int) else lo
-        return self.add(scf.ForOp(start, hi, self.const(1), inits, block)).results
+        cond: SSAValue | bool,
+        then: Callable[[_Builder], Sequence[SSAValue]],
+        otherwise: Callable[[_Builder], Sequence[SSAValue]],
+    ) -> list[SSAValue]:
+        """``then`` or ``otherwise`` (each returning values of the same types) as
+        an ``scf.if`` on ``cond``; just the one taken for a bool."""
+        if isinstance(cond, bool):
+            return list((then if cond else otherwise)(self))
+        blocks, values = [], []
+        for branch in (then, otherwise):
+            block = Block()
+            inner = _Builder(block)
+            values.append(list(branch(inner)))
+            inner.add(scf.YieldOp(*values[-1]))
+            blocks.append(block)
+        types = [v.type for v in values[0]]
+        return list(self.add(scf.IfOp(cond, types, Region(blocks[0]), Region(blocks[1]))).results)
+
+    def if_(self, cond: SSAValue | bool, body: Callable[[_Builder], None]) -> None:
+        """``body`` under ``scf.if cond``; always or never for a bool."""
+        self.if_else(cond, lambda b: body(b) or [], lambda b: [])
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Matrix:
-    """A row-major f32 matrix view: element ``(r, c)`` is at
-    ``pointer + offset + r * ld + c`` (elements)."""
+    """A row-major f32 matrix in memory: element ``(r, c)`` is at
+    ``source + offset + r * ld + c * inc`` (elements). ``source`` is a memref
+    (its aligned pointer) until :meth:`at` turns it into an ``!llvm.ptr``;
+    ``inc`` is the column stride (vectors along a row need 1; 0: one value per
+    row, broadcast)."""
 
-    pointer: SSAValue
+    source: SSAValue
     offset: SSAValue | int
     ld: int
+    inc: int = 1
+
+    def at(self, b: _Builder) -> _Matrix:
+        """This matrix with its pointer computed by ``b``."""
+        if isinstance(self.source.type, MemRefType):
+            return replace(self, source=_pointer(b, self.source))
+        return self
 
 
 def _pointer(b: _Builder, value: SSAValue) -> SSAValue:
@@ -195,15 +309,16 @@ def _pointer(b: _Builder, value: SSAValue) -> SSAValue:
 
 
 def _address(b: _Builder, m: _Matrix, row: SSAValue | int, col: SSAValue | int) -> SSAValue:
-    index = b.linear([(m.offset, 1), (row, m.ld), (col, 1)])
+    assert isinstance(m.source.type, llvm.LLVMPointerType), "resolve the matrix first"
+    index = b.linear([(m.offset, 1), (row, m.ld), (col, m.inc)])
     if isinstance(index, int):
         if index == 0:
-            return m.pointer
+            return m.source
         as_int = b.add(llvm.ConstantOp(IntegerAttr(index, i64), i64)).results[0]
     else:
         as_int = b.add(arith.IndexCastOp(index, i64)).results[0]
     return b.add(
-        llvm.GEPOp(m.pointer, [llvm.GEP_USE_SSA_VAL], f32, ssa_indices=[as_int], inbounds=True)
+        llvm.GEPOp(m.source, [llvm.GEP_USE_SSA_VAL], f32, ssa_indices=[as_int], inbounds=True)
     ).results[0]
 
 
@@ -211,27 +326,47 @@ def _lane_type(lanes: int) -> Attribute:
     return f32 if lanes == 1 else VectorType(f32, [lanes])
 
 
-def _mask(b: _Builder, count: int) -> SSAValue:
-    """``vector<16xi1>`` with the first ``count`` lanes set."""
-    mask_type = VectorType(i1, [LANES])
-    value = DenseIntOrFPElementsAttr.from_list(mask_type, [1] * count + [0] * (LANES - count))
+def _mask(b: _Builder, lanes: Sequence[bool]) -> SSAValue:
+    """A constant ``vector<Nxi1>`` with the given lanes set."""
+    mask_type = VectorType(i1, [len(lanes)])
+    value = DenseIntOrFPElementsAttr.from_list(mask_type, [int(x) for x in lanes])
     return b.add(llvm.ConstantOp(value, mask_type)).results[0]
+
+
+def _first(b: _Builder, count: int) -> SSAValue:
+    """``vector<16xi1>`` with the first ``count`` lanes set."""
+    return _mask(b, [i < count for i in range(LANES)])
+
+
+def _zeros(b: _Builder, lanes: int = LANES) -> SSAValue:
+    """A constant ``vector<lanes x f32>`` of zeros."""
+    vtype = VectorType(f32, [lanes])
+    return b.add(llvm.ConstantOp(
+        DenseIntOrFPElementsAttr.from_list(vtype, [0.0] * lanes), vtype)).results[0]
 
 
 def _load(
     b: _Builder, m: _Matrix, row, col, lanes: int, mask: SSAValue | None = None
 ) -> SSAValue:
-    """Load ``lanes`` floats at ``(row, col)`` (only the ``mask`` lanes, others 0)."""
+    """Load ``lanes`` consecutive floats at ``(row, col)`` (only the ``mask``
+    lanes, others 0)."""
     address = _address(b, m, row, col)
     if mask is None:
         return b.add(llvm.LoadOp(address, _lane_type(lanes), alignment=4)).results[0]
     vtype = _lane_type(lanes)
-    zero = b.add(llvm.ConstantOp(
-        DenseIntOrFPElementsAttr.from_list(vtype, [0.0] * lanes), vtype)).results[0]
+    zero = _zeros(b, lanes)
     align = b.add(llvm.ConstantOp(IntegerAttr(4, i32), i32)).results[0]
     call = llvm.CallIntrinsicOp(
         f"llvm.masked.load.v{lanes}f32.p0", [address, align, mask, zero], [vtype])
     return b.add(call).results[0]
+
+
+def _row_vector(b: _Builder, m: _Matrix, row, col, mask: SSAValue | None) -> SSAValue:
+    """``vector<16xf32>`` of row ``row`` from column ``col``: a load (masked when
+    ``mask`` is given), or the row's one value broadcast when ``m.inc`` is 0."""
+    if m.inc == 0:
+        return _splat(b, _load(b, m, row, 0, 1), LANES)
+    return _load(b, m, row, col, LANES, mask)
 
 
 def _store(b: _Builder, value: SSAValue, m: _Matrix, row, col,
@@ -243,129 +378,824 @@ def _store(b: _Builder, value: SSAValue, m: _Matrix, row, col,
         b.add(llvm.MaskedStoreOp(value, address, mask, alignment=4))
 
 
+def _shuffle(b: _Builder, vector: SSAValue, lanes: Sequence[int]) -> SSAValue:
+    """``vector``'s elements at ``lanes``, as a ``vector<len(lanes) x f32>``."""
+    mask = DenseArrayBase.from_list(i32, list(lanes))
+    shuffle = llvm.ShuffleVectorOp.build(
+        operands=[vector, vector], properties={"mask": mask},
+        result_types=[VectorType(f32, [len(lanes)])])
+    return b.add(shuffle).results[0]
+
+
 def _splat(b: _Builder, scalar: SSAValue, lanes: int) -> SSAValue:
     if lanes == 1:
         return scalar
-    vtype = VectorType(f32, [lanes])
-    undef = b.add(llvm.UndefOp(vtype)).results[0]
+    undef = b.add(llvm.UndefOp(VectorType(f32, [lanes]))).results[0]
     zero = b.add(llvm.ConstantOp(IntegerAttr(0, i32), i32)).results[0]
     one = b.add(llvm.InsertElementOp(undef, scalar, zero)).results[0]
-    mask = DenseArrayBase.from_list(i32, [0] * lanes)
-    shuffle = llvm.ShuffleVectorOp.build(
-        operands=[one, one], properties={"mask": mask}, result_types=[vtype]
-    )
-    return b.add(shuffle).results[0]
+    return _shuffle(b, one, [0] * lanes)
+
+
+# --------------------------------------------------------------------------- #
+# Fused elementwise ops
+# --------------------------------------------------------------------------- #
+
+_VIEWS = (memref.SubviewOp, memref.ExpandShapeOp, memref.CollapseShapeOp, memref.CastOp,
+          memref.ReinterpretCastOp)
+"""Ops whose result is a view of their first operand's memory."""
+
+_VECTOR_OPS = (
+    arith.ConstantOp, arith.AddfOp, arith.SubfOp, arith.MulfOp, arith.DivfOp,
+    arith.NegfOp, arith.MaximumfOp, arith.MinimumfOp, arith.MaxnumfOp, arith.MinnumfOp,
+    arith.AddiOp, arith.SubiOp, arith.MuliOp, arith.AndIOp, arith.OrIOp, arith.XOrIOp,
+    arith.ShLIOp, arith.ShRSIOp, arith.ShRUIOp, arith.BitcastOp, math.AbsFOp, math.FmaOp,
+    math.SqrtOp, math.FloorOp, math.CeilOp, math.CopySignOp,
+)
+"""Scalar ops a fused body may hold: xDSL types them on vectors too, and
+``convert-to-llvm`` lowers each to an LLVM instruction or intrinsic. Compares,
+selects and int/float conversions are not among them (xDSL's arith and llvm ops
+type those on scalars only), and neither are the math ops that LLVM turns into one
+libm call per lane. ``math.exp``, ``math.erf`` and ``math.tanh`` are expanded into
+``dagc-math-approximation``'s polynomials (as the CPU pipeline does for scalars)
+when those use only these ops. A body with any other op keeps its linalg op out
+of the kernel (its loop nest is then vectorized by LLVM)."""
+
+
+@cache
+def _expansion_vectorizes(kind: type[Operation]) -> bool:
+    """Whether ``dagc-math-approximation`` expands an f32 ``kind`` op (a key of
+    its ``EXPANSIONS``) into ``_VECTOR_OPS`` only."""
+    block = Block(arg_types=[f32])
+    block.add_op(kind(block.args[0]))
+    PatternRewriteWalker(ApproximateMath()).rewrite_region(Region(block))
+    return all(isinstance(op, _VECTOR_OPS) for op in block.ops)
+
+
+def _root(value: SSAValue) -> SSAValue:
+    """The memref whose memory ``value`` views (``value`` itself if no view)."""
+    while isinstance(value.owner, _VIEWS):
+        value = value.owner.operands[0]
+    return value
+
+
+def _defined_before(value: SSAValue, op: Operation) -> bool:
+    """Whether ``value`` is usable at ``op`` in straight-line code: an argument of
+    a block enclosing ``op`` or the result of an op before ``op`` (or before the
+    op enclosing it) in that op's block."""
+    if isinstance(value, BlockArgument):
+        return value.block.is_ancestor(op)
+    owner = value.owner
+    assert isinstance(owner, Operation)
+    while op.parent_block() is not owner.parent_block():
+        parent = op.parent_op()
+        if parent is None:
+            return False
+        op = parent
+    return owner.is_before_in_block(op)
+
+
+def _onto(strides: Sequence[int], shape: Sequence[int],
+          target: Sequence[int]) -> tuple[int, ...] | None:
+    """Strides over the index space ``target`` of the addresses that ``strides``
+    give over ``shape``, both row-major shapes of the same elements (a reshape):
+    element ``l`` (linear) is at ``sum(i_d * strides[d])`` for ``i = unravel(l,
+    shape)``. None when that is not affine in ``unravel(l, target)``.
+
+    The two shapes are related through their common refinement (the axes bounded
+    by the suffix products of both, as reassociation maps are computed); each
+    target dim is then a run of refined axes along which the address must step
+    uniformly."""
+    bounds = sorted({prod(s[d:]) for s in (shape, target) for d in range(len(s) + 1)})
+    if any(hi % lo for lo, hi in zip(bounds, bounds[1:])):
+        return None
+    # The address step of each refined axis, keyed by its inner bound.
+    step: dict[int, int] = {}
+    for d, size in enumerate(shape):
+        inner = prod(shape[d + 1:])
+        for bound in bounds:
+            if inner <= bound < inner * size:
+                step[bound] = strides[d] * (bound // inner)
+    result = []
+    for e, size in enumerate(target):
+        inner = prod(target[e + 1:])
+        axes = [bound for bound in bounds if inner <= bound < inner * size]
+        stride = step[inner] if axes else 0
+        if any(step[bound] != stride * (bound // inner) for bound in axes):
+            return None
+        result.append(stride)
+    return tuple(result)
+
+
+@dataclass(frozen=True)
+class _Access:
+    """Where a memref operand's element for each element of C's kernel index
+    space ``(batch..., row, column)`` lies: ``root + offset + sum(index * stride)``
+    (elements from the aligned pointer of the memref ``root``)."""
+
+    root: SSAValue
+    offset: int
+    strides: tuple[int, ...]
+
+    def same(self, other: _Access, space: Sequence[int]) -> bool:
+        """Whether both access the same memory at every index of ``space``."""
+        return (self.root is other.root and self.offset == other.offset
+                and all(a == b for a, b, n in zip(self.strides, other.strides, space) if n > 1))
+
+    def matrix(self, b: _Builder, batch: Sequence[SSAValue | int]) -> _Matrix:
+        """The ``rows x columns`` matrix of this access at the batch index ``batch``."""
+        offset = b.linear(list(zip(batch, self.strides)), self.offset)
+        return _Matrix(self.root, offset, self.strides[-2], self.strides[-1])
+
+
+def _access(value: SSAValue, amap: AffineMap, loops: Sequence[int],
+            space: Sequence[int]) -> _Access | None:
+    """The access of a linalg operand ``value`` read through ``amap`` in a loop
+    nest of shape ``loops`` whose elements are those of ``space`` (row-major).
+    None when the layout is not static or not affine in ``space``."""
+    layout = _layout(value)
+    if layout is None:
+        return None
+    _, strides, offset = layout
+    steps = [0] * len(loops)
+    for result, stride in zip(amap.results, strides):
+        if isinstance(result, AffineDimExpr):
+            steps[result.position] += stride
+        elif isinstance(result, AffineConstantExpr):
+            offset += result.value * stride
+        else:
+            return None
+    onto = _onto(steps, loops, space)
+    return None if onto is None else _Access(_root(value), offset, onto)
+
+
+def _aliases(root: SSAValue) -> list[SSAValue]:
+    """``root`` and every view of it (transitively)."""
+    found, work = [], [root]
+    while work:
+        value = work.pop()
+        found.append(value)
+        work += [r for use in value.uses if isinstance(use.operation, _VIEWS)
+                 for r in use.operation.results]
+    return found
+
+
+def _dead_after(root: SSAValue, op: Operation) -> bool:
+    """Whether nothing reads the memory of ``root`` after ``op`` but its dealloc:
+    ``root`` must be an allocation (or a ``memref.view`` of one: a buffer of
+    ``dagc-plan-memory``'s arena); the caller sees an argument's memory."""
+    owner = root.owner
+    if isinstance(owner, memref.ViewOp):
+        owner = owner.source.owner
+    if not isinstance(owner, memref.AllocOp):
+        return False
+    for value in _aliases(root):
+        for use in value.uses:
+            user = use.operation
+            while user.parent_block() is not op.parent_block():
+                user = user.parent_op()
+                if user is None:
+                    return False
+            if op.is_before_in_block(user) and not isinstance(
+                user, (memref.DeallocOp, *_VIEWS)
+            ):
+                return False
+    return True
+
+
+def _unchanged(value: SSAValue, start: Operation, end: Operation) -> bool:
+    """Whether nothing writes ``value``'s memory between ``start`` and ``end`` (of
+    one block): only ops without memory effects, deallocs, and linalg fills and
+    generics writing other memory lie between."""
+    root = _root(value)
+    op = start.next_op
+    while op is not end:
+        if op is None:
+            return False
+        if not (is_side_effect_free(op) and not op.regions) and not (
+            isinstance(op, GenericOp | FillOp | memref.DeallocOp)
+            and _root(op.operands[-1]) is not root
+        ):
+            return False
+        op = op.next_op
+    return True
+
+
+def _vectorizable(block: Block, at: Operation) -> bool:
+    """Whether every op of a linalg body can run on ``vector<16 x ...>``: scalar
+    f32 / integer ops of ``_VECTOR_OPS`` (or expanded into them), with values from
+    outside that are f32 and usable at ``at``."""
+    ops = list(block.ops)
+    for op in ops:
+        if op is not ops[-1]:
+            expanded = type(op) in EXPANSIONS and _expansion_vectorizes(type(op))
+            if not (isinstance(op, _VECTOR_OPS) or expanded) or op.regions:
+                return False
+            types = [*(v.type for v in op.operands), *op.result_types]
+            if not all(isinstance(t, Float32Type | IntegerType) for t in types):
+                return False
+            if isinstance(op, arith.ConstantOp) and not isinstance(
+                op.value, FloatAttr | IntegerAttr
+            ):
+                return False
+        for operand in op.operands:
+            outside = not (isinstance(operand, BlockArgument) and operand.block is block) and not (
+                isinstance(operand.owner, Operation) and operand.owner.parent_block() is block)
+            if outside and not (isinstance(operand.type, Float32Type)
+                                and _defined_before(operand, at)):
+                return False
+    return len(ops[-1].operands) == 1
+
+
+@dataclass(frozen=True)
+class _Stage:
+    """One absorbed elementwise op: its body, and per block argument what it
+    reads: None for the value computed so far (in registers), an access for a
+    memref, the value itself for a scalar from outside."""
+
+    body: Block
+    args: tuple[_Access | SSAValue | None, ...]
+
+
+def _operands(op: GenericOp | FillOp, kernel: Operation,
+              space: tuple[int, ...]) -> list[_Access | SSAValue] | None:
+    """The operands of an all-parallel ``linalg.generic`` or ``linalg.fill`` on
+    memrefs, writing an identity-indexed memref whose elements are those of
+    ``space`` (row-major), and whose body is vectorizable: their accesses over
+    ``space`` (a scalar operand: itself, usable at ``kernel``). None when ``op``
+    does not qualify."""
+    if op.results or len(op.outputs) != 1 or any(
+        it.data != IteratorType.PARALLEL for it in op.get_iterator_types()
+    ):
+        return None
+    out = op.outputs[0]
+    maps = [m.data for m in op.get_indexing_maps()]
+    if not isinstance(out.type, MemRefType) or maps[-1] != AffineMap.identity(
+            out.type.get_num_dims()):
+        return None
+    loops = tuple(out.type.get_shape())
+    if prod(loops) != prod(space) or not _vectorizable(op.body.block, kernel):
+        return None
+    operands: list[_Access | SSAValue] = []
+    for value, amap in zip(op.operands, maps):
+        if isinstance(value.type, MemRefType):
+            access = _access(value, amap, loops, space)
+            if access is None:
+                return None
+            if space[-1] > 1 and access.strides[-1] not in (0, 1):
+                return None  # loaded as vectors along C's rows, or broadcast
+            operands.append(access)
+        elif isinstance(value.type, Float32Type) and _defined_before(value, kernel):
+            operands.append(value)
+        else:
+            return None
+    return operands
+
+
+@dataclass
+class Fusion:
+    """The elementwise ops fused into a kernel whose output is C, over C's kernel
+    index space ``(batch..., row, column)`` of shape ``space``:
+
+    - ``init``: an all-parallel ``linalg.fill`` or ``linalg.generic`` right
+      before the kernel (past ops without memory effects) that writes every
+      element of C without reading it (zeros, a bias broadcast per channel): the
+      first ``k`` block starts its accumulators from it instead of loading C;
+    - ``stages``, the epilogue: the all-parallel ``linalg.generic`` ops after the
+      kernel (past deallocs and ops without memory effects) that read C at every
+      element, in place or into another buffer D when C is dead after them
+      (``dest``: where the last one writes); the last ``k`` block applies them to
+      its accumulators before it stores them (into ``dest``).
+
+    Their other operands are, per element of C, at an affine address in C's index
+    space with column stride 0 (per row: a per-channel bias or scale, a scalar) or
+    1 (C-shaped: a residual), or scalars. Their bodies hold only ``_VECTOR_OPS``
+    (after the expansion of ``math.erf``), cloned on ``vector<16xf32>`` by
+    :meth:`_BoundFusion.start` and :meth:`_BoundFusion.apply`. Found by
+    :meth:`match`; ``ops`` are the linalg ops absorbed."""
+
+    space: tuple[int, ...]
+    init: _Stage | None
+    stages: list[_Stage]
+    dest: _Access
+    ops: list[Operation]
+
+    @staticmethod
+    def match(kernel: Operation, out: _Access, space: tuple[int, ...],
+              reads: Sequence[SSAValue], rewriter: PatternRewriter) -> Fusion:
+        """The ops around ``kernel`` (whose output C is ``out`` over ``space``,
+        and which reads the memrefs ``reads``) that can be fused: the epilogue
+        stops at the first op that cannot (possibly none). Their math ops are
+        expanded through ``rewriter``."""
+        fusion = Fusion(space, None, [], out, [])
+        op = kernel.prev_op
+        while op is not None and is_side_effect_free(op) and not op.regions:
+            op = op.prev_op
+        if isinstance(op, GenericOp | FillOp):
+            fusion._match_init(op, kernel, rewriter)
+        read_roots = {_root(v) for v in reads}
+        op = kernel.next_op
+        while op is not None:
+            if isinstance(op, GenericOp):
+                if not fusion._absorb(op, kernel, read_roots, rewriter):
+                    break
+            elif not (isinstance(op, memref.DeallocOp)
+                      or (is_side_effect_free(op) and not op.regions)):
+                break
+            op = op.next_op
+        return fusion
+
+    def _match_init(self, op: GenericOp | FillOp, kernel: Operation,
+                    rewriter: PatternRewriter) -> None:
+        """Take ``op`` as ``init`` when it qualifies (see the class docstring)."""
+        operands = _operands(op, kernel, self.space)
+        if operands is None:
+            return
+        *ins, out = operands
+        if not (isinstance(out, _Access) and out.same(self.dest, self.space)):
+            return
+        if op.body.block.args[-1].uses or any(
+            isinstance(a, _Access) and a.root is out.root for a in ins
+        ):
+            return  # it reads C
+        _expand_math(op, rewriter)
+        self.init = _Stage(op.body.block, (*ins, None))
+        self.ops.append(op)
+
+    def _absorb(self, op: GenericOp, kernel: Operation, reads: set[SSAValue],
+                rewriter: PatternRewriter) -> bool:
+        """Append ``op`` as a stage when it qualifies (see the class docstring)."""
+        operands = _operands(op, kernel, self.space)
+        if operands is None:
+            return False
+        current, dest = self.dest, operands[-1]
+        if not isinstance(dest, _Access) or (self.space[-1] > 1 and dest.strides[-1] != 1):
+            return False  # the stores are vectors along C's rows
+        if dest.root is current.root:
+            if not dest.same(current, self.space):
+                return False
+        elif dest.root in reads or not _dead_after(current.root, op):
+            return False
+        args: list[_Access | SSAValue | None] = []
+        for access in operands:
+            if isinstance(access, _Access) and access.root in (current.root, dest.root):
+                # C itself, or D's old value at the element being written.
+                here = current if access.root is current.root else dest
+                if not access.same(here, self.space):
+                    return False
+                args.append(None if here is current else access)
+            else:
+                args.append(access)
+        # Every memref the fused code touches must exist where the kernel runs:
+        # an allocation after the kernel moves before it.
+        late = {a.root for a in operands
+                if isinstance(a, _Access) and not _defined_before(a.root, kernel)}
+        if any(not isinstance(r.owner, memref.AllocOp) or r.owner.operands for r in late):
+            return False
+        for root in late:
+            root.owner.detach()  # pyright: ignore
+            kernel.parent_block().insert_op_before(root.owner, kernel)  # pyright: ignore
+        _expand_math(op, rewriter)
+        reads.update(a.root for a in args if isinstance(a, _Access))
+        self.stages.append(_Stage(op.body.block, tuple(args)))
+        self.ops.append(op)
+        self.dest = dest
+        return True
+
+    def erase(self, rewriter: PatternRewriter) -> None:
+        """Erase the absorbed linalg ops."""
+        for op in self.ops:
+            rewriter.erase(op)
+
+    def bind(self, b: _Builder, batch: Sequence[SSAValue | int]) -> _BoundFusion | None:
+        """The fused ops' matrices at one batch index (image, group); None when
+        nothing is fused."""
+        if not self.ops:
+            return None
+
+        def bound(stage: _Stage) -> tuple[Block, list[_Matrix | SSAValue | None]]:
+            return stage.body, [a.matrix(b, batch) if isinstance(a, _Access) else a
+                                for a in stage.args]
+
+        return _BoundFusion(None if self.init is None else bound(self.init),
+                            [bound(s) for s in self.stages], self.dest.matrix(b, batch))
+
+
+def _expand_math(op: Operation, rewriter: PatternRewriter) -> None:
+    """Expand the ``math.exp`` / ``erf`` / ``tanh`` of a linalg op's body into
+    ``dagc-math-approximation``'s polynomials."""
+    for inner in list(op.regions[0].block.ops):
+        ApproximateMath().match_and_rewrite(inner, rewriter)
+
+
+_Bound = tuple[Block, list[_Matrix | SSAValue | None]]
+"""A stage at one batch index: its body and, per block argument, the matrix it
+reads, the scalar, or None for the accumulator."""
+
+
+@dataclass
+class _BoundFusion:
+    """A :class:`Fusion` at one batch index: its init and epilogue stages, and
+    ``dest``, where the epilogue's results are stored."""
+
+    init: _Bound | None
+    stages: list[_Bound]
+    dest: _Matrix
+
+    def at(self, b: _Builder) -> _BoundFusion:
+        """These stages with their pointers computed by ``b`` (one per memref)."""
+        pointers: dict[SSAValue, SSAValue] = {}
+
+        def at(m: _Matrix | SSAValue | None):
+            if not isinstance(m, _Matrix):
+                return m
+            if m.source not in pointers:
+                pointers[m.source] = m.at(b).source
+            return replace(m, source=pointers[m.source])
+
+        def stage(bound: _Bound) -> _Bound:
+            return bound[0], [at(m) for m in bound[1]]
+
+        return _BoundFusion(None if self.init is None else stage(self.init),
+                            [stage(s) for s in self.stages], at(self.dest))
+
+    def start(self, b: _Builder, i0, rows: int, j0, vectors: int,
+              mask: SSAValue | None) -> list[SSAValue]:
+        """The init's values of the ``rows x vectors`` block of vectors of C at
+        row ``i0``, column ``j0`` (row-major)."""
+        assert self.init is not None
+        return _vectorize(b, *self.init, [], i0, j0, rows, vectors, mask)
+
+    def apply(self, b: _Builder, acc: Sequence[SSAValue], i0, rows: int, j0,
+              vectors: int, mask: SSAValue | None) -> list[SSAValue]:
+        """The epilogue of the block of vectors ``acc`` (as in :meth:`start`):
+        each stage's body cloned on vectors."""
+        for body, args in self.stages:
+            acc = _vectorize(b, body, args, list(acc), i0, j0, rows, vectors, mask)
+        return list(acc)
+
+
+def _vectorize(b: _Builder, body: Block, mats: Sequence[_Matrix | SSAValue | None],
+               acc: list[SSAValue], i0, j0, rows: int, vectors: int,
+               mask: SSAValue | None) -> list[SSAValue]:
+    """A stage's body on the ``rows x vectors`` block of vectors ``acc``
+    (row-major) of C at row ``i0``, column ``j0``. Values that depend on neither
+    the row nor the column are computed once."""
+    # Whether each value of the body depends on the row and on the column.
+    varies: dict[SSAValue, tuple[bool, bool]] = {}
+    for arg, m in zip(body.args, mats):
+        if m is None:
+            varies[arg] = (True, True)
+        elif isinstance(m, _Matrix):
+            varies[arg] = (m.ld != 0, m.inc != 0)
+    for op in body.ops:
+        flags = [varies.get(v, (False, False)) for v in op.operands]
+        for result in op.results:
+            varies[result] = (any(r for r, _ in flags), any(c for _, c in flags))
+    done: dict[tuple[SSAValue, int | None, int | None], SSAValue] = {}
+
+    def vector(value: SSAValue, r: int, v: int) -> SSAValue:
+        row, col = varies.get(value, (False, False))
+        key = (value, r if row else None, v if col else None)
+        if key in done:
+            return done[key]
+        owner = value.owner
+        if isinstance(value, BlockArgument) and value.block is body:
+            m = mats[value.index]
+            if m is None:
+                result = acc[r * vectors + v]
+            elif isinstance(m, _Matrix):
+                result = _row_vector(b, m, b.linear([(i0, 1)], r),
+                                     b.linear([(j0, 1)], v * LANES), _last_mask(mask, v, vectors))
+            else:
+                result = _broadcast(b, m)
+        elif isinstance(owner, Operation) and owner.parent_block() is body:
+            result = b.add(_vector_op(owner, [vector(x, r, v) for x in owner.operands])).results[0]
+        else:
+            result = _broadcast(b, value)
+        done[key] = result
+        return result
+
+    (yielded,) = body.last_op.operands  # pyright: ignore
+    return [vector(yielded, r, v) for r in range(rows) for v in range(vectors)]
+
+
+def _broadcast(b: _Builder, scalar: SSAValue) -> SSAValue:
+    """``vector<16xf32>`` of an f32 from outside a body (a constant for one)."""
+    if isinstance(scalar.owner, arith.ConstantOp):
+        return b.add(_vector_op(scalar.owner, [])).results[0]
+    return _splat(b, scalar, LANES)
+
+
+def _vector_op(op: Operation, operands: Sequence[SSAValue]) -> Operation:
+    """``op`` (a scalar op of ``_VECTOR_OPS``) on ``vector<16 x ...>`` operands."""
+    types = [VectorType(t, [LANES]) for t in op.result_types]
+    if isinstance(op, arith.ConstantOp):
+        value = op.value
+        assert isinstance(value, FloatAttr | IntegerAttr)
+        return arith.ConstantOp(
+            DenseIntOrFPElementsAttr.from_list(types[0], [value.value.data] * LANES), types[0])
+    return type(op).create(operands=operands, result_types=types,
+                           properties=dict(op.properties), attributes=dict(op.attributes))
+
+
+# --------------------------------------------------------------------------- #
+# GEMM
+# --------------------------------------------------------------------------- #
+
+
+def _last_mask(mask: SSAValue | None, v: int, vectors: int) -> SSAValue | None:
+    """The mask of vector ``v`` of a row of ``vectors``: ``mask`` for the last."""
+    return mask if v == vectors - 1 else None
+
+
+def _tile_start(b: _Builder, c: _Matrix, fusion: _BoundFusion | None, first: SSAValue | bool,
+                i0, rows: int, j0, vectors: int, mask: SSAValue | None) -> list[SSAValue]:
+    """The accumulators of the ``rows x vectors`` block of vectors of C at row
+    ``i0``, column ``j0`` (row-major): C's values, or on the first k block
+    (``first``) the fused init's."""
+
+    def load(b: _Builder) -> list[SSAValue]:
+        return [_load(b, c, b.linear([(i0, 1)], r), b.linear([(j0, 1)], v * LANES), LANES,
+                      _last_mask(mask, v, vectors)) for r in range(rows) for v in range(vectors)]
+
+    if fusion is None or fusion.init is None:
+        return load(b)
+    return b.if_else(first, lambda b: fusion.start(b, i0, rows, j0, vectors, mask), load)
+
+
+def _tile_store(b: _Builder, acc: Sequence[SSAValue], c: _Matrix,
+                fusion: _BoundFusion | None, last: SSAValue | bool,
+                i0, rows: int, j0, vectors: int, mask: SSAValue | None) -> None:
+    """Store the accumulators of a block of C (as in ``_tile_start``) into C, or
+    on the last k block (``last``) the fused epilogue's results into its
+    destination."""
+
+    def store(b: _Builder, values: Sequence[SSAValue], dest: _Matrix) -> list[SSAValue]:
+        for r in range(rows):
+            for v in range(vectors):
+                col = b.linear([(j0, 1)], v * LANES)
+                _store(b, values[r * vectors + v], dest, b.linear([(i0, 1)], r), col,
+                       _last_mask(mask, v, vectors))
+        return []
+
+    if fusion is None or not fusion.stages:
+        store(b, acc, c)
+        return
+    b.if_else(last, lambda b: store(b, fusion.apply(b, acc, i0, rows, j0, vectors, mask),
+                                    fusion.dest), lambda b: store(b, acc, c))
 
 
 def _micro_kernel(
     b: _Builder, a: _Matrix, bm: _Matrix, c: _Matrix,
-    i0: SSAValue | int, j0: SSAValue | int, k0: SSAValue | int, k1: SSAValue,
-    rows: int, vectors: int, lanes: int, bj0: SSAValue | int | None = None,
-    columns: int | None = None,
+    i0: SSAValue | int, j0: SSAValue | int, k0: SSAValue | int, k1: SSAValue | int,
+    rows: int, vectors: int, bj0: SSAValue | int | None = None,
+    columns: int | None = None, fusion: _BoundFusion | None = None,
+    first: SSAValue | bool = True, last: SSAValue | bool = True,
 ) -> None:
-    """``C[i0:i0+rows, j0:j0+vectors*lanes] += A[i0:, k0:k1] @ B[k0:k1, bj0:]``
+    """``C[i0:i0+rows, j0:j0+vectors*16] += A[i0:, k0:k1] @ B[k0:k1, bj0:]``
     with the block of C in registers (``bj0`` defaults to ``j0``). ``columns``:
-    only that many columns of a single vector (masked loads and stores)."""
+    only that many columns of the last vector (masked loads and stores). The
+    ``fusion``'s init replaces C's values on the ``first`` k block, its epilogue
+    runs on the ``last``."""
     bj0 = j0 if bj0 is None else bj0
-    mask = None if columns is None else _mask(b, columns)
-    acc = [
-        _load(b, c, b.linear([(i0, 1)], r), b.linear([(j0, 1)], v * lanes), lanes, mask)
-        for r in range(rows) for v in range(vectors)
-    ]
+    mask = None if columns is None else _first(b, columns)
+    acc = _tile_start(b, c, fusion, first, i0, rows, j0, vectors, mask)
 
     def step(inner: _Builder, k, acc):
-        bv = [_load(inner, bm, k, inner.linear([(bj0, 1)], v * lanes), lanes, mask)
-              for v in range(vectors)]
+        bv = [_load(inner, bm, k, inner.linear([(bj0, 1)], v * LANES), LANES,
+                    _last_mask(mask, v, vectors)) for v in range(vectors)]
         out = []
         for r in range(rows):
-            av = _splat(inner, _load(inner, a, inner.linear([(i0, 1)], r), k, 1), lanes)
+            av = _splat(inner, _load(inner, a, inner.linear([(i0, 1)], r), k, 1), LANES)
             for v in range(vectors):
                 out.append(inner.add(llvm.FMAOp(av, bv[v], acc[r * vectors + v])).results[0])
         return out
 
-    acc = b.loop_to(k0, k1, step, acc)
-    for r in range(rows):
-        for v in range(vectors):
-            row = b.linear([(i0, 1)], r)
-            _store(b, acc[r * vectors + v], c, row, b.linear([(j0, 1)], v * lanes), mask)
+    acc = b.loop(k0, k1, 1, step, acc)
+    _tile_store(b, acc, c, fusion, last, i0, rows, j0, vectors, mask)
 
 
-def emit_gemm(b: _Builder, a: _Matrix, bm: _Matrix, c: _Matrix, m: int, n: int, k: int) -> None:
+@dataclass(frozen=True)
+class Split:
+    """How a GEMM is divided into chunks: ``rows`` balanced blocks of its whole
+    MR-row tiles (at most ``MC`` rows each) times ``cols`` balanced ranges of its
+    whole NR-column panels. The rows past the whole tiles belong to the last block,
+    the columns past the whole panels to the last range. Chunks write disjoint
+    blocks of C; each runs all ``k`` blocks and packs its own panels of B."""
+
+    rows: int
+    cols: int
+
+    @staticmethod
+    def of(m: int, n: int, k: int, parallel: bool = True) -> Split:
+        """The chunks of an ``m x n x k`` GEMM: the fewest row blocks of at most
+        ``MC`` rows (as one thread runs it), and, for a parallel GEMM of at least
+        ``PARALLEL_MIN_FLOPS``, about ``CHUNKS`` chunks of at least
+        ``CHUNK_FLOPS``: equal ranges of column panels first (a panel of B is
+        packed once per row block, whatever the split), then smaller row blocks
+        when there are too few panels for half of them."""
+        tiles, panels = m // MR, n // NR
+        blocks = max(1, -(-m // MC))
+        want = min(CHUNKS, 2 * m * n * k // CHUNK_FLOPS)
+        if not parallel or 2 * m * n * k < PARALLEL_MIN_FLOPS or want < 2:
+            return Split(blocks, 1)
+        cols = max(1, min(panels, -(-want // blocks)))
+        cols = -(-panels // -(-panels // cols)) if panels else 1  # equal ranges
+        if 2 * blocks * cols > want:  # enough: no more packing of B
+            return Split(blocks, cols)
+        return Split(max(blocks, min(tiles, -(-want // cols))), cols)
+
+
+def _equals(b: _Builder, index: SSAValue | int, value: int) -> SSAValue | bool:
+    """Whether ``index == value``: a bool when ``index`` is known, else an i1."""
+    if isinstance(index, int):
+        return index == value
+    return b.add(arith.CmpiOp(index, b.const(value), "eq")).results[0]
+
+
+def emit_gemm(b: _Builder, a: _Matrix, bm: _Matrix, c: _Matrix, m: int, n: int, k: int,
+              fusion: _BoundFusion | None = None, parallel: bool = True) -> None:
     """Emit ``C += A @ B`` for f32 A ``m x k``, B ``k x n``, C ``m x n`` (static
-    sizes, row-major views with unit column stride; see the module docstring for
-    the blocking). The ops are appended through ``b``."""
-    nr = NV * LANES
-    n_full = n - n % nr
-    n_vec = n_full + (n - n_full) // LANES * LANES
-    blocks = -(-m // MC)
-    mc = -(-m // blocks // MR) * MR  # balanced row blocks, multiples of MR
-
+    sizes, row-major matrices with unit column stride; see the module docstring
+    for the blocking and :class:`Split` for the chunks), C starting from
+    ``fusion``'s init and ending in its epilogue. The ops are appended through
+    ``b``; the chunks are an ``scf.parallel`` (unless ``parallel`` is False or
+    there is only one)."""
+    split = Split.of(m, n, k, parallel)
+    tiles, panels = m // MR, n // NR
+    n_full = panels * NR
+    rows = -(-tiles // split.rows) * MR + m % MR  # the most rows of a block
     pack = None
-    if min(m, mc) > MR and n_full:
-        pack = b.add(memref.AllocOp.get(f32, 64, [KC, nr])).results[0]
-        packed = _Matrix(_pointer(b, pack), 0, nr)
+    if rows > MR and panels:
+        size = split.rows * split.cols * KC * NR
+        pack = b.add(memref.AllocOp.get(f32, 64, [size])).results[0]
 
-    def panel_rows(b: _Builder, k0, k1, m0, rows: int, j0, src, col, vectors, columns):
-        """Rows ``m0 .. m0 + rows`` of one column panel: micro-kernels of MR rows,
-        then one of the remaining rows."""
-        full = rows - rows % MR
+    def chunk(b: _Builder, rb: SSAValue | int, cb: SSAValue | int) -> None:
+        am, bmm, cm = a.at(b), bm.at(b), c.at(b)
+        fused = None if fusion is None else fusion.at(b)
+        packed = None
+        if pack is not None:
+            at = b.linear([(rb, split.cols * KC * NR), (cb, KC * NR)])
+            packed = _Matrix(_pointer(b, pack), at, NR)
+        # Rows [r0, r1) in whole tiles, then the tail rows if this is the last
+        # block; columns [c0, c1) in whole panels, then the edge if the last range.
+        r0, r1 = (b.linear([(b.share(i, tiles, split.rows), MR)]) for i in (rb, _next(b, rb)))
+        c0, c1 = (b.linear([(b.share(i, panels, split.cols), NR)]) for i in (cb, _next(b, cb)))
+        tail = m % MR
+        row_tail = _equals(b, rb, split.rows - 1) if tail else False
+        col_edge = _equals(b, cb, split.cols - 1) if n > n_full else False
+        nk = -(-k // KC)
 
-        def tile(b: _Builder, i0, _):
-            _micro_kernel(b, a, src, c, i0, j0, k0, k1, MR, vectors, LANES, col, columns)
-            return []
+        def k_block(b: _Builder, k0, _):
+            if isinstance(k0, int):
+                k1: SSAValue | int = min(k0 + KC, k)
+            else:
+                k1 = b.value(b.linear([(k0, 1)], KC))
+                if k % KC:
+                    k1 = b.add(arith.MinSIOp(k1, b.const(k))).results[0]
+            first = fused is None or fused.init is None or _equals(b, k0, 0)
+            last = fused is None or not fused.stages or _equals(b, k0, (nk - 1) * KC)
 
-        b.loop(m0, full // MR, MR, tile)
-        if rows > full:
-            _micro_kernel(b, a, src, c, b.linear([(m0, 1)], full), j0, k0, k1, rows - full,
-                          vectors, LANES, col, columns)
+            def tiles_of(b: _Builder, j0, src, col, vectors, columns):
+                """Micro-kernels over the rows of this block for the columns at ``j0``."""
 
-    def row_block(b: _Builder, k0, k1, m0, rows: int) -> None:
-        for lo, hi, vectors, columns in (
-            (0, n_full, NV, None), (n_full, n_vec, 1, None), (n_vec, n, 1, n - n_vec)
-        ):
-            width = vectors * LANES if columns is None else hi - lo
+                def tile(b: _Builder, i0, _):
+                    _micro_kernel(b, am, src, cm, i0, j0, k0, k1, MR, vectors, col, columns,
+                                  fused, first, last)
+                    return []
 
-            def panel(b: _Builder, j0, _, vectors=vectors, columns=columns):
-                src, col = bm, j0
-                if pack is not None and vectors == NV and rows > MR:
+                b.loop(r0, r1, MR, tile)
+                b.if_(row_tail, lambda b: _micro_kernel(
+                    b, am, src, cm, r1, j0, k0, k1, tail, vectors, col, columns, fused,
+                    first, last))
+
+            def panel(b: _Builder, j0, _):
+                src, col = bmm, j0
+                if packed is not None:
                     # Copy the depth x NR panel of B to a contiguous buffer: no
                     # cache-set conflicts for power-of-two ld, one stream.
-                    def copy(b: _Builder, k, _):
-                        row = b.linear([(k, 1), (k0, -1)])
+                    def copy(b: _Builder, kk, _):
+                        row = b.linear([(kk, 1), (k0, -1)])
                         for v in range(NV):
-                            value = _load(b, bm, k, b.linear([(j0, 1)], v * LANES), LANES)
+                            value = _load(b, bmm, kk, b.linear([(j0, 1)], v * LANES), LANES)
                             _store(b, value, packed, row, v * LANES)
                         return []
 
-                    b.loop_to(k0, k1, copy)
-                    src, col = _Matrix(packed.pointer, b.linear([(k0, -nr)]), nr), 0
-                panel_rows(b, k0, k1, m0, rows, j0, src, col, vectors, columns)
+                    b.loop(k0, k1, 1, copy)
+                    src = replace(packed, offset=b.linear([(packed.offset, 1), (k0, -NR)]))
+                    col = 0
+                tiles_of(b, j0, src, col, NV, None)
                 return []
 
-            if hi > lo:
-                b.loop(lo, (hi - lo) // width, width, panel)
+            b.loop(c0, c1, NR, panel)
 
-    def k_block(b: _Builder, k0, _):
-        # k1 = min(k0 + KC, k): one body for full blocks and the last one.
-        if isinstance(k0, int):
-            k1 = b.const(min(k0 + KC, k))
-        else:
-            k1 = b.value(b.linear([(k0, 1)], KC))
-            if k % KC:
-                k1 = b.add(arith.MinSIOp(k1, b.const(k))).results[0]
+            def edge(b: _Builder) -> None:
+                # One or two vectors, the last one masked when partial.
+                rest = n - n_full
+                tiles_of(b, n_full, bmm, n_full, -(-rest // LANES), rest % LANES or None)
 
-        def full_rows(b: _Builder, m0, _):
-            row_block(b, k0, k1, m0, mc)
+            b.if_(col_edge, edge)
             return []
 
-        b.loop(0, m // mc, mc, full_rows)
-        if m % mc:
-            row_block(b, k0, k1, m - m % mc, m % mc)
-        return []
+        b.loop(0, nk * KC, KC, k_block)
 
-    b.loop(0, -(-k // KC), KC, k_block)
+    if parallel and split.rows * split.cols > 1:
+        # Unit dimensions stay out of the loop (their index is 0, known).
+        dims = [d for d in (split.rows, split.cols) if d > 1]
+
+        def body(b: _Builder, ivs: Sequence[SSAValue]) -> None:
+            it = iter(ivs)
+            chunk(b, *(next(it) if d > 1 else 0 for d in (split.rows, split.cols)))
+
+        b.parallel(dims, body)
+    else:
+        b.loop(0, split.rows, 1, lambda b, rb, _: b.loop(
+            0, split.cols, 1, lambda b, cb, _: chunk(b, rb, cb) or []) or [])
     if pack is not None:
         b.add(memref.DeallocOp.get(pack))
+
+
+def _next(b: _Builder, index: SSAValue | int) -> SSAValue | int:
+    """``index + 1``."""
+    return b.linear([(index, 1)], 1)
+
+
+def emit_dot_rows(b: _Builder, a: _Matrix, w: _Matrix, c: _Matrix, m: int, n: int, k: int,
+                  fusion: _BoundFusion | None = None, parallel: bool = True) -> None:
+    """Emit ``C += A @ W^T`` for f32 A ``m x k``, W ``n x k``, C ``m x n`` with few
+    rows (``m <= MR``, a classifier at batch 1), reading W's rows in place: per
+    block of 16 rows of W and per row of A, 16 vector accumulators along ``k`` (a
+    fused multiply-add per 16 ``k``, the last ones masked), each summed
+    (``llvm.vector.reduce.fadd``) into one lane of a vector of 16 columns of C,
+    which then goes through the fused init and epilogue like a micro-kernel's.
+    Blocks of W are split into chunks (an ``scf.parallel``) as GEMM column panels
+    are. The sums over ``k`` are in another order than the loop lowering's."""
+    blocks, tail = n // LANES, n % LANES
+    flops = 2 * m * n * k
+    chunks = 1
+    if parallel and flops >= PARALLEL_MIN_FLOPS:
+        chunks = max(1, min(CHUNKS, blocks, flops // CHUNK_FLOPS))
+
+    def block(b: _Builder, am: _Matrix, wm: _Matrix, cm: _Matrix, fused, j0, count: int):
+        """C[:, j0:j0+count] (count <= 16)."""
+        mask = None if count == LANES else _first(b, count)
+        for i in range(m):
+            zero = _zeros(b)
+
+            def step(b: _Builder, k0, acc, lanes: int = LANES):
+                kmask = None if lanes == LANES else _first(b, lanes)
+                av = _load(b, am, i, k0, LANES, kmask)
+                return [b.add(llvm.FMAOp(av, _load(b, wm, b.linear([(j0, 1)], jj), k0, LANES,
+                                                   kmask), acc[jj])).results[0]
+                        for jj in range(count)]
+
+            acc = b.loop(0, k - k % LANES, LANES, step, [zero] * count)
+            if k % LANES:
+                acc = step(b, k - k % LANES, acc, k % LANES)
+            dot = zero
+            for jj, vector in enumerate(acc):
+                start = b.add(llvm.ConstantOp(FloatAttr(0.0, f32), f32)).results[0]
+                total = b.add(llvm.CallIntrinsicOp(
+                    "llvm.vector.reduce.fadd.v16f32", [start, vector], [f32])).results[0]
+                lane = b.add(llvm.ConstantOp(IntegerAttr(jj, i32), i32)).results[0]
+                dot = b.add(llvm.InsertElementOp(dot, total, lane)).results[0]
+            (start,) = _tile_start(b, cm, fused, True, i, 1, j0, 1, mask)
+            value = b.add(llvm.FAddOp(start, dot)).results[0]
+            _tile_store(b, [value], cm, fused, True, i, 1, j0, 1, mask)
+
+    def chunk(b: _Builder, cb: SSAValue | int) -> None:
+        am, wm, cm = a.at(b), w.at(b), c.at(b)
+        fused = None if fusion is None else fusion.at(b)
+        lo, hi = (b.linear([(b.share(x, blocks, chunks), LANES)]) for x in (cb, _next(b, cb)))
+        b.loop(lo, hi, LANES, lambda b, j0, _: block(b, am, wm, cm, fused, j0, LANES) or [])
+        if tail:
+            b.if_(_equals(b, cb, chunks - 1),
+                  lambda b: block(b, am, wm, cm, fused, blocks * LANES, tail))
+
+    if chunks > 1:
+        b.parallel([chunks], lambda b, ivs: chunk(b, ivs[0]))
+    else:
+        chunk(b, 0)
+
+
+def _transposed(op: MatmulOp) -> tuple[Operation, SSAValue] | None:
+    """When ``op``'s B is a buffer holding only the transpose of a matrix W
+    (``linalg.transpose ... permutation = [1, 0]`` before ``op``, nothing else
+    using the buffer but deallocs): that transpose and W."""
+    bv = op.inputs[1]
+    root = _root(bv)
+    writers = [use.operation for alias in _aliases(root) for use in alias.uses
+               if use.operation is not op and not isinstance(use.operation, (memref.DeallocOp,
+                                                                            *_VIEWS))]
+    if len(writers) != 1 or not isinstance(writers[0], TransposeOp):
+        return None
+    transpose = writers[0]
+    if (transpose.outputs[0] is not bv or tuple(transpose.permutation.get_values()) != (1, 0)
+            or transpose.parent_block() is not op.parent_block()
+            or not transpose.is_before_in_block(op) or not _dead_after(root, op)):
+        return None
+    (w,) = transpose.inputs
+    return (transpose, w) if _unchanged(w, transpose, op) else None
 
 
 def _layout(value: SSAValue) -> tuple[tuple[int, ...], tuple[int, ...], int] | None:
@@ -380,8 +1210,12 @@ def _layout(value: SSAValue) -> tuple[tuple[int, ...], tuple[int, ...], int] | N
     return tuple(t.get_shape()), strides, offset
 
 
+@dataclass
 class MatmulToMicroKernels(RewritePattern):
-    """``linalg.matmul`` on f32 memrefs (unit column strides of B and C) -> GEMM."""
+    """``linalg.matmul`` on f32 memrefs (unit column strides of B and C) -> GEMM,
+    with the elementwise ops around it fused (see :class:`Fusion`)."""
+
+    parallel: bool = True
 
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: MatmulOp, rewriter: PatternRewriter, /):
@@ -395,63 +1229,185 @@ class MatmulToMicroKernels(RewritePattern):
         layouts = [_layout(v) for v in (*op.inputs, *op.outputs)]
         if any(x is None for x in layouts):
             return
-        (sa, ta, oa), (sb, tb, ob), (_, tc, oc) = layouts  # pyright: ignore
+        (sa, ta, oa), (sb, tb, ob), (sc, tc, oc) = layouts  # pyright: ignore
         if ta[1] != 1 or tb[1] != 1 or tc[1] != 1:
             return
+        (a, bv), (c,) = op.inputs, op.outputs
+        out = _Access(_root(c), oc, tc)
+        transposed = _transposed(op) if sa[0] <= MR else None
+        wt = None if transposed is None else _layout(transposed[1])
+        fusion = Fusion.match(op, out, tuple(sc), op.inputs, rewriter)
         b = _Builder(op.parent_block(), op)  # pyright: ignore
-        pa, pb, pc = (_pointer(b, v) for v in (*op.inputs, *op.outputs))
-        emit_gemm(b, _Matrix(pa, oa, ta[0]), _Matrix(pb, ob, tb[0]), _Matrix(pc, oc, tc[0]),
-                  sa[0], sb[1], sa[1])
+        am = _Matrix(a, oa, ta[0])
+        if transposed is not None and wt is not None and wt[1][1] == 1:
+            # B = W^T: dot products along W's rows, not a transposed copy.
+            wm = _Matrix(transposed[1], wt[2], wt[1][0])
+            emit_dot_rows(b, am, wm, out.matrix(b, ()), sa[0], sb[1], sa[1],
+                          fusion.bind(b, ()), self.parallel)
+            rewriter.erase(transposed[0])
+        else:
+            emit_gemm(b, am, _Matrix(bv, ob, tb[0]), out.matrix(b, ()), sa[0], sb[1], sa[1],
+                      fusion.bind(b, ()), self.parallel)
+        fusion.erase(rewriter)
         rewriter.erase(op)
 
 
-def _conv_gemm(
-    b: _Builder,
-    x: SSAValue,
-    w: SSAValue,
-    out: SSAValue,
-    groups: int,
-    stride: tuple[int, int],
-    dilation: tuple[int, int],
-) -> bool:
-    """Emit the convolution ``out += conv(x, w)`` as im2col + GEMM per image and
-    group, on grouped views: x ``N x G x C x H x W``, w ``G x F x C x KH x KW``,
-    out ``N x G x F x OH x OW`` (G = 1 for plain convolution). Returns False, having
-    emitted nothing, when a layout does not qualify."""
-    layouts = [_layout(v) for v in (x, w, out)]
-    if any(t is None for t in layouts):
-        return False
-    (sx, tx, ox), (sw, tw, ow_), (so, to, oo) = layouts  # pyright: ignore
-    if len(sx) == 4:  # no group dim: add a unit one
-        sx, tx = (sx[0], 1, *sx[1:]), (tx[0], 0, *tx[1:])
-        sw, tw = (1, *sw), (0, *tw)
-        so, to = (so[0], 1, *so[1:]), (to[0], 0, *to[1:])
-    n, g, c, _, wd = sx
-    _, f, _, kh, kw = sw
-    _, _, _, oh, owd = so
+def _unpadded(
+    op: Operation, x: SSAValue
+) -> tuple[SSAValue, tuple[int, int], list[Operation]] | None:
+    """When the input ``x`` of the convolution ``op`` views a buffer that only
+    holds a zero-padded copy of a 4-D memref: a ``linalg.fill`` of zeros over the
+    whole buffer, then a ``memref.copy`` of the source into a unit-stride subview
+    at spatial offsets (top, left), nothing else using the buffer but ``op`` and
+    deallocs. Returns the source, the offsets and the fill and the copy."""
+    root = _root(x)
+    users = [use.operation for alias in _aliases(root) for use in alias.uses
+             if not isinstance(use.operation, (memref.DeallocOp, *_VIEWS))]
+    fills = [u for u in users if isinstance(u, FillOp)]
+    copies = [u for u in users if isinstance(u, memref.CopyOp)]
+    if len(users) != 3 or len(fills) != 1 or len(copies) != 1 or op not in users:
+        return None
+    (fill,), (copy,) = fills, copies
+    value = fill.inputs[0].owner
+    if not (isinstance(value, arith.ConstantOp) and isinstance(value.value, FloatAttr)
+            and value.value.value.data == 0.0 and fill.outputs[0] is root):
+        return None
+    view, src = copy.destination.owner, copy.source
+    if not (isinstance(view, memref.SubviewOp) and view.source is root and not view.offsets
+            and not view.sizes and not view.strides and _layout(src) is not None):
+        return None
+    offsets = tuple(view.static_offsets.get_values())
+    shape = tuple(src.type.get_shape())  # pyright: ignore
+    if (len(offsets) != 4 or offsets[:2] != (0, 0)
+            or tuple(view.static_strides.get_values()) != (1,) * 4
+            or tuple(view.static_sizes.get_values()) != shape):
+        return None
+    if not (fill.parent_block() is copy.parent_block() is op.parent_block()
+            and fill.is_before_in_block(copy) and copy.is_before_in_block(op)
+            and _dead_after(root, op) and _unchanged(src, copy, op)):
+        return None
+    return src, (offsets[2], offsets[3]), [fill, copy]
+
+
+@dataclass(frozen=True)
+class _Conv:
+    """A 2-D convolution on grouped views: x ``N x G x C x H x W``, w ``G x F x C x
+    KH x KW``, out ``N x G x F x OH x OW`` (G = 1 for a plain convolution), with
+    the layouts (shape, strides, offset) of each and the window's stride and
+    dilation. ``x`` is read with zeros around it: ``pad`` (top, left) rows and
+    columns, up to ``padded`` (height, width) in all; ``padding`` are the ops
+    that built the padded copy the convolution op reads (erased with it)."""
+
+    x: SSAValue
+    w: SSAValue
+    out: SSAValue
+    lx: tuple[tuple[int, ...], tuple[int, ...], int]
+    lw: tuple[tuple[int, ...], tuple[int, ...], int]
+    lo: tuple[tuple[int, ...], tuple[int, ...], int]
+    stride: tuple[int, int]
+    dilation: tuple[int, int]
+    pad: tuple[int, int]
+    padded: tuple[int, int]
+    padding: list[Operation]
+
+    @staticmethod
+    def of(op: Conv2DNchwFchwOp | Conv2DNgchwGfchwOp) -> _Conv | None:
+        """The convolution ``op`` computes, None when a layout is not static f32
+        or the output's spatial dims are not contiguous. A zero-padded copy of
+        its input is read from its source instead (see ``_unpadded``)."""
+        (x, w), (out,) = op.inputs, op.outputs
+        layouts = [_layout(v) for v in (x, w, out)]
+        if any(t is None for t in layouts):
+            return None
+        (sx, tx, ox), (sw, tw, ow), (so, to, oo) = layouts  # pyright: ignore
+        if len(sx) == 4:  # no group dim: add a unit one
+            sx, tx = (sx[0], 1, *sx[1:]), (tx[0], 0, *tx[1:])
+            sw, tw = (1, *sw), (0, *tw)
+            so, to = (so[0], 1, *so[1:]), (to[0], 0, *to[1:])
+        if to[3:] != (so[4], 1):
+            return None
+        stride, dilation = (tuple(a.get_values()) for a in (op.strides, op.dilations))
+        pad, padding, padded = (0, 0), [], sx[3:]
+        unpadded = _unpadded(op, x)
+        if unpadded is not None:
+            x, pad, padding = unpadded
+            (n, c, h, wd), (t0, t1, t2, t3), ox = _layout(x)  # pyright: ignore
+            per = sx[2]  # channels per group
+            sx, tx = (n, sx[1], per, h, wd), (t0, per * t1, t1, t2, t3)
+        return _Conv(x, w, out, (sx, tx, ox), (sw, tw, ow), (so, to, oo),
+                     stride, dilation, pad, padded, padding)  # pyright: ignore
+
+    @property
+    def depthwise(self) -> bool:
+        """Whether :func:`emit_depthwise` computes it: one input and one output
+        channel per group (of several), a horizontal stride of 1 or 2, unit column
+        stride of x."""
+        (_, g, c, _, _), tx, _ = self.lx
+        (_, f, _, _, _), _, _ = self.lw
+        return (c, f) == (1, 1) and g > 1 and self.stride[1] in (1, 2) and tx[4] == 1
+
+    @property
+    def gemm(self) -> bool:
+        """Whether :func:`_conv_gemm` computes it: w[g] is a row-major ``F x
+        C*KH*KW`` matrix."""
+        (_, _, _, kh, kw), tw, _ = self.lw
+        return tw[2:] == (kh * kw, kw, 1)
+
+    def output(self) -> tuple[_Access, tuple[int, ...]]:
+        """The output as an access over the kernel index space ``(N, G, F, OH*OW)``."""
+        (n, g, f, oh, ow), to, oo = self.lo
+        return _Access(_root(self.out), oo, (to[0], to[1], to[2], 1)), (n, g, f, oh * ow)
+
+    def plane(self, b: _Builder, ni, gi, ci) -> _Matrix:
+        """Channel ``ci`` of group ``gi`` of image ``ni`` of x, ``H x W``."""
+        _, tx, ox = self.lx
+        return _Matrix(self.x, b.linear([(ni, tx[0]), (gi, tx[1]), (ci, tx[2])], ox), tx[3], tx[4])
+
+    def erase(self, rewriter: PatternRewriter) -> None:
+        """Erase the ops that built the padded input, and the padded buffer when
+        nothing else uses it."""
+        if not self.padding:
+            return
+        fill = self.padding[0]
+        assert isinstance(fill, FillOp)
+        root = fill.outputs[0]
+        for op in self.padding:
+            rewriter.erase(op)
+        users = {use.operation for alias in _aliases(root) for use in alias.uses}
+        if all(isinstance(u, (memref.DeallocOp, *_VIEWS)) for u in users):
+            while users:  # users of a view before the view
+                unused = {u for u in users if not any(r.uses for r in u.results)}
+                for u in unused:
+                    rewriter.erase(u)
+                users -= unused
+            rewriter.erase(root.owner)  # pyright: ignore
+
+
+def _conv_gemm(b: _Builder, conv: _Conv, fusion: Fusion, parallel: bool) -> None:
+    """Emit the convolution (``conv.gemm``) as im2col + GEMM per image and group,
+    with the ``fusion``."""
+    (n, g, c, _, wd), tx, ox = conv.lx
+    (_, f, _, kh, kw), tw, ow = conv.lw
+    (_, _, _, oh, owd), _, _ = conv.lo
     kdim = c * kh * kw
     # A = w[g] as F x C*KH*KW; C = out[n, g] as F x OH*OW.
-    if tw[2:] != (kh * kw, kw, 1) or to[3:] != (owd, 1):
-        return False
-    direct = (kh, kw) == (1, 1) and stride == (1, 1) and tx[3:] == (wd, 1)
-    px, pw, po = _pointer(b, x), _pointer(b, w), _pointer(b, out)
+    direct = ((kh, kw) == (1, 1) and conv.stride == (1, 1) and tx[3:] == (wd, 1)
+              and conv.pad == (0, 0) and conv.padded == (oh, owd))
+    out, _ = conv.output()
     col = None
     if not direct:
         col = b.add(memref.AllocOp.get(f32, 64, [kdim, oh * owd])).results[0]
-        pcol = _pointer(b, col)
 
     def image(b: _Builder, ni, _):
         def group(b: _Builder, gi, _):
             if direct:
-                bm = _Matrix(px, b.linear([(ni, tx[0]), (gi, tx[1])], ox), tx[2])
+                bm = _Matrix(conv.x, b.linear([(ni, tx[0]), (gi, tx[1])], ox), tx[2])
             else:
-                grouped = len(x.type.get_shape()) == 5  # pyright: ignore
-                _im2col(b, x, col, ni, gi if grouped else None, (c, kh, kw, oh, owd),
-                        stride, dilation)
-                bm = _Matrix(pcol, 0, oh * owd)
-            am = _Matrix(pw, b.linear([(gi, tw[0])], ow_), tw[1])
-            cm = _Matrix(po, b.linear([(ni, to[0]), (gi, to[1])], oo), to[2])
-            emit_gemm(b, am, bm, cm, f, oh * owd, kdim)
+                _im2col(b, conv, col, ni, gi, parallel)
+                bm = _Matrix(col, 0, oh * owd)
+            am = _Matrix(conv.w, b.linear([(gi, tw[0])], ow), tw[1])
+            emit_gemm(b, am, bm, out.matrix(b, (ni, gi)), f, oh * owd, kdim,
+                      fusion.bind(b, (ni, gi)), parallel)
             return []
 
         b.loop(0, g, 1, group)
@@ -460,55 +1416,173 @@ def _conv_gemm(
     b.loop(0, n, 1, image)
     if col is not None:
         b.add(memref.DeallocOp.get(col))
-    return True
 
 
-def _im2col(
-    b: _Builder, x: SSAValue, col: SSAValue, ni, gi,
-    sizes: tuple[int, int, int, int, int], stride: tuple[int, int],
-    dilation: tuple[int, int],
-) -> None:
-    """``col[(ci*KH + i)*KW + j, y*OW + z] = x[ni, (gi,) ci, y*sh + i*dh, z*sw + j*dw]``."""
-    c, kh, kw, oh, owd = sizes
+def _im2col(b: _Builder, conv: _Conv, col: SSAValue, ni, gi, parallel: bool) -> None:
+    """``col[(ci*KH + i)*KW + j, y*OW + z] = x[ni, gi, ci, y*sh + i*dh - top,
+    z*sw + j*dw - left]``, 0 outside x (the padding); an ``scf.parallel`` over the
+    rows of ``col`` when it is large."""
+    (_, _, c, h, wd), _, _ = conv.lx
+    (_, _, _, kh, kw), _, _ = conv.lw
+    (_, _, _, oh, owd), _, _ = conv.lo
+    (sh, sw), (dh, dw), (top, left) = conv.stride, conv.dilation, conv.pad
+    cm = _Matrix(col, 0, oh * owd)
 
-    def as_value(b: _Builder, v) -> SSAValue:
-        return b.const(v) if isinstance(v, int) else v
+    def rows(b: _Builder, ci, i, j) -> None:
+        xm, cmm = conv.plane(b, ni, gi, ci).at(b), cm.at(b)
+        row = b.linear([(ci, kh * kw), (i, kw), (j, 1)])
+        zero = b.add(llvm.ConstantOp(FloatAttr(0.0, f32), f32)).results[0]
+        # Output rows [y0, y1) and columns [z0, z1) read inside x.
+        y0, y1 = (b.ceildiv_clamped(b.linear([(i, -dh)], lim), sh, oh) for lim in (top, top + h))
+        z0, z1 = (b.ceildiv_clamped(b.linear([(j, -dw)], lim), sw, owd)
+                  for lim in (left, left + wd))
 
-    def ci_loop(b: _Builder, ci, _):
-        def i_loop(b: _Builder, i, _):
-            def j_loop(b: _Builder, j, _):
-                def y_loop(b: _Builder, y, _):
-                    def z_loop(b: _Builder, z, _):
-                        row = b.value(b.linear([(ci, kh * kw), (i, kw), (j, 1)]))
-                        colm = b.value(b.linear([(y, owd), (z, 1)]))
-                        hy = b.value(b.linear([(y, stride[0]), (i, dilation[0])]))
-                        wz = b.value(b.linear([(z, stride[1]), (j, dilation[1])]))
-                        index = [as_value(b, ni)]
-                        if gi is not None:
-                            index.append(as_value(b, gi))
-                        index += [as_value(b, ci), hy, wz]
-                        v = b.add(memref.LoadOp.get(x, index)).results[0]
-                        b.add(memref.StoreOp.get(v, col, [row, colm]))
-                        return []
+        def zeros(b: _Builder, y, lo, hi) -> None:
+            b.loop(lo, hi, 1, lambda b, z, _: _store(
+                b, zero, cmm, row, b.linear([(y, owd), (z, 1)])) or [])
 
-                    b.loop(0, owd, 1, z_loop)
-                    return []
+        def inside(b: _Builder, y, _):
+            zeros(b, y, 0, z0)
+            hy = b.linear([(y, sh), (i, dh)], -top)
 
-                b.loop(0, oh, 1, y_loop)
+            def copy(b: _Builder, z, _):
+                value = _load(b, xm, hy, b.linear([(z, sw), (j, dw)], -left), 1)
+                _store(b, value, cmm, row, b.linear([(y, owd), (z, 1)]))
                 return []
 
-            b.loop(0, kw, 1, j_loop)
+            b.loop(z0, z1, 1, copy)
+            zeros(b, y, z1, owd)
             return []
 
-        b.loop(0, kh, 1, i_loop)
+        for lo, hi in ((0, y0), (y1, oh)):
+            b.loop(lo, hi, 1, lambda b, y, _: zeros(b, y, 0, owd) or [])
+        b.loop(y0, y1, 1, inside)
+
+    if parallel and c * kh * kw * oh * owd >= PARALLEL_MIN_COPY and c * kh * kw > 1:
+        b.parallel([c, kh, kw], lambda b, ivs: rows(b, *ivs))
+        return
+    b.loop(0, c, 1, lambda b, ci, _: b.loop(0, kh, 1, lambda b, i, _: b.loop(
+        0, kw, 1, lambda b, j, _: rows(b, ci, i, j) or []) or []) or [])
+
+
+def _copy_plane(b: _Builder, dst: _Matrix, src: _Matrix | None, rows: int, cols: int,
+                at: tuple[int, int] = (0, 0)) -> None:
+    """``dst[at[0] + r, at[1] + c] = src[r, c]`` (0 without ``src``) for ``r <
+    rows``, ``c < cols``, by vectors of 16 (the last of a row masked)."""
+    zero = _zeros(b)
+    full = cols - cols % LANES
+
+    def vector(b: _Builder, r, c0, count: int) -> None:
+        mask = None if count == LANES else _first(b, count)
+        value = zero if src is None else _load(b, src, r, c0, LANES, mask)
+        _store(b, value, dst, b.linear([(r, 1)], at[0]), b.linear([(c0, 1)], at[1]), mask)
+
+    def row(b: _Builder, r, _):
+        b.loop(0, full, LANES, lambda b, c0, _: vector(b, r, c0, LANES) or [])
+        if cols > full:
+            vector(b, r, full, cols - full)
         return []
 
-    b.loop(0, c, 1, ci_loop)
+    b.loop(0, rows, 1, row)
 
 
+def emit_depthwise(b: _Builder, conv: _Conv, fusion: Fusion, parallel: bool) -> None:
+    """Emit a depthwise convolution (``conv.depthwise``: one input and one output
+    channel per group) directly: per image and channel, per output row, vectors of
+    16 output columns (the last one masked) accumulate ``KH * KW`` fused
+    multiply-adds of broadcast weights and input vectors (starting from the fused
+    init, or the output), then the fused epilogue and a store. A horizontal stride
+    of 2 loads 32 consecutive inputs (masked to the even lanes) and keeps the even
+    lanes (``llvm.shufflevector``). With padding, each channel is first copied
+    into the interior of a buffer of the padded size whose border is zero (one per
+    chunk of channels, in cache, instead of the whole padded input in memory). The
+    channels (of all images) are split into balanced chunks, an ``scf.parallel``
+    when the convolution is large."""
+    (n, g, _, h, wd), _, _ = conv.lx
+    (_, _, _, kh, kw), tw, ow = conv.lw
+    (_, _, _, oh, owd), _, _ = conv.lo
+    (sh, sw), (dh, dw) = conv.stride, conv.dilation
+    out, _ = conv.output()
+
+    (hp, wp), (top, left) = conv.padded, conv.pad
+    padded = conv.pad != (0, 0) or conv.padded != (h, wd)
+
+    def channel(b: _Builder, ni, gi, scratch: _Matrix | None) -> None:
+        xm = conv.plane(b, ni, gi, 0).at(b)
+        if scratch is not None:  # the padded channel (its border is zero)
+            _copy_plane(b, scratch, xm, h, wd, (top, left))
+            xm = scratch
+        wm = _Matrix(conv.w, b.linear([(gi, tw[0])], ow), tw[3], tw[4]).at(b)
+        om = out.matrix(b, (ni, gi)).at(b)
+        bound = fusion.bind(b, (ni, gi))
+        fused = None if bound is None else bound.at(b)
+        weights = [_splat(b, _load(b, wm, i, j, 1), LANES) for i in range(kh) for j in range(kw)]
+
+        def vectors(b: _Builder, y, x0, count: int) -> None:
+            p = b.linear([(y, owd), (x0, 1)])
+            mask = None if count == LANES else _first(b, count)
+            if sw > 1:  # the lanes of a wide load that are inputs
+                lanes = _mask(b, [q % sw == 0 and q // sw < count for q in range(LANES * sw)])
+            (acc,) = _tile_start(b, om, fused, True, 0, 1, p, 1, mask)
+            for i in range(kh):
+                for j in range(kw):
+                    row, at = b.linear([(y, sh)], i * dh), b.linear([(x0, sw)], j * dw)
+                    if sw == 1:
+                        xv = _load(b, xm, row, at, LANES, mask)
+                    else:
+                        wide = _load(b, xm, row, at, LANES * sw, lanes)
+                        xv = _shuffle(b, wide, range(0, LANES * sw, sw))
+                    acc = b.add(llvm.FMAOp(weights[i * kw + j], xv, acc)).results[0]
+            _tile_store(b, [acc], om, fused, True, 0, 1, p, 1, mask)
+
+        def row(b: _Builder, y, _):
+            full = owd - owd % LANES
+            b.loop(0, full, LANES, lambda b, x0, _: vectors(b, y, x0, LANES) or [])
+            if owd > full:
+                vectors(b, y, full, owd - full)
+            return []
+
+        b.loop(0, oh, 1, row)
+
+    flops = 2 * n * g * oh * owd * kh * kw
+    chunks = 1
+    if parallel and flops >= PARALLEL_MIN_FLOPS:
+        chunks = min(CHUNKS, n * g, max(2, flops // CHUNK_FLOPS))
+
+    def chunk(b: _Builder, index: SSAValue | int) -> None:
+        """Channels [lo, hi) of the ``N * G`` (images, then channels)."""
+        scratch = None
+        if padded:
+            buffer = b.add(memref.AllocOp.get(f32, 64, [hp * wp])).results[0]
+            scratch = _Matrix(_pointer(b, buffer), 0, wp)
+            _copy_plane(b, scratch, None, hp, wp)
+
+        def each(b: _Builder, at, _):
+            if n == 1 or isinstance(at, int):
+                ni, gi = (0, at) if n == 1 else divmod(at, g)
+            else:
+                ni = b.add(arith.DivUIOp(at, b.const(g))).results[0]
+                gi = b.add(arith.RemUIOp(at, b.const(g))).results[0]
+            channel(b, ni, gi, scratch)
+            return []
+
+        b.loop(b.share(index, n * g, chunks), b.share(_next(b, index), n * g, chunks), 1, each)
+        if padded:
+            b.add(memref.DeallocOp.get(buffer))
+
+    if chunks > 1:
+        b.parallel([chunks], lambda b, ivs: chunk(b, ivs[0]))
+    else:
+        chunk(b, 0)
+
+
+@dataclass
 class ConvToMicroKernels(RewritePattern):
     """``linalg.conv_2d_nchw_fchw`` / ``conv_2d_ngchw_gfchw`` on f32 memrefs ->
-    im2col + GEMM (see the module docstring)."""
+    the depthwise kernel or im2col + GEMM, with the elementwise ops around it
+    fused (see :class:`Fusion`)."""
+
+    parallel: bool = True
 
     @op_type_rewrite_pattern
     def match_and_rewrite(
@@ -516,28 +1590,41 @@ class ConvToMicroKernels(RewritePattern):
     ):
         if op.results:
             return
-        (x, w), (out,) = op.inputs, op.outputs
-        stride = tuple(op.strides.get_values())
-        dilation = tuple(op.dilations.get_values())
-        groups = 1 if isinstance(op, Conv2DNchwFchwOp) else x.type.get_shape()[1]  # pyright: ignore
-        b = _Builder(op.parent_block(), op)  # pyright: ignore
-        if _conv_gemm(b, x, w, out, groups, stride, dilation):  # pyright: ignore
-            rewriter.erase(op)
+        conv = _Conv.of(op)
+        if conv is None:
+            return
+        if conv.depthwise:
+            emit = emit_depthwise
+        elif conv.gemm:
+            emit = _conv_gemm
+        else:
+            return
+        out, space = conv.output()
+        fusion = Fusion.match(op, out, space, op.inputs, rewriter)
+        emit(_Builder(op.parent_block(), op), conv, fusion, self.parallel)  # pyright: ignore
+        fusion.erase(rewriter)
+        rewriter.erase(op)
+        conv.erase(rewriter)
 
 
 @dataclass(frozen=True)
 class LinalgToMicroKernelsPass(ModulePass):
-    """Replace f32 ``linalg.matmul`` and 2-D convolutions on memrefs by
-    register-blocked vector kernels (see the module docstring).
+    """Replace f32 ``linalg.matmul`` and 2-D convolutions on memrefs, and the
+    elementwise ops that initialize their output before them and that follow them,
+    by register-blocked vector kernels (see the module docstring).
 
     Run after ``dagc-bufferize`` and before ``dagc-linalg-generalize``; ops that do
-    not qualify are left unchanged.
+    not qualify are left unchanged. ``parallel``: emit an ``scf.parallel`` over
+    the chunks of large kernels (false: one thread).
     """
 
     name = "dagc-linalg-to-microkernels"
 
+    parallel: bool = True
+
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         PatternRewriteWalker(
-            GreedyRewritePatternApplier([MatmulToMicroKernels(), ConvToMicroKernels()]),
+            GreedyRewritePatternApplier([MatmulToMicroKernels(self.parallel),
+                                         ConvToMicroKernels(self.parallel)]),
             apply_recursively=False,
         ).rewrite_module(op)

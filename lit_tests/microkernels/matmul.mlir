@@ -24,3 +24,28 @@ func.func @f64(%a: memref<4x8xf64>, %b: memref<8x3xf64>, %c: memref<4x3xf64>) {
   linalg.matmul ins(%a, %b : memref<4x8xf64>, memref<8x3xf64>) outs(%c : memref<4x3xf64>)
   func.return
 }
+
+// -----
+
+// A few rows (a linear layer at batch 1) times a transposed weight: W's rows are
+// read in place by dot products, 16 rows of W at a time, each summed into one lane
+// of a vector of C; no transposed copy of W is made. 20 = 16 + 4: the last block
+// of W has 4 rows (masked stores); 40 = 2 x 16 + 8 along k (masked loads).
+// CHECK-LABEL: func.func @transposed
+// CHECK-NOT:     linalg.transpose
+// CHECK:         scf.for {{.*}} -> (vector<16xf32>, {{.*}})
+// CHECK:           llvm.intr.fma
+// CHECK:         llvm.call_intrinsic "llvm.masked.load.v16f32.p0"
+// CHECK:         llvm.call_intrinsic "llvm.vector.reduce.fadd.v16f32"
+// CHECK:         llvm.insertelement
+// CHECK:         llvm.fadd {{.*}} : vector<16xf32>
+// CHECK:         llvm.store
+// CHECK:         llvm.intr.masked.store
+// CHECK-NOT:     linalg.
+func.func @transposed(%x: memref<1x40xf32>, %w: memref<20x40xf32>, %y: memref<1x20xf32>) {
+  %t = memref.alloc() {alignment = 64 : i64} : memref<40x20xf32>
+  linalg.transpose ins(%w : memref<20x40xf32>) outs(%t : memref<40x20xf32>) permutation = [1, 0]
+  linalg.matmul ins(%x, %t : memref<1x40xf32>, memref<40x20xf32>) outs(%y : memref<1x20xf32>)
+  memref.dealloc %t : memref<40x20xf32>
+  func.return
+}
