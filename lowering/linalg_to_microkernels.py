@@ -5,9 +5,17 @@ Runs on linalg on memrefs (after `dagc-bufferize`, before
 `dagc-linalg-generalize`) and replaces, when their operands are f32 with unit
 innermost strides,
 
-- `linalg.matmul` (`C += A @ B`, A `M x K`, B `K x N`, C `M x N`); with at most
-  `MR` rows and B a transposed copy of a matrix W (a linear layer at batch 1),
-  dot products along W's rows instead, and no copy (:func:`emit_dot_rows`);
+- `linalg.matmul` (`C += A @ B`, A `M x K`, B `K x N`, C `M x N`); when B is a
+  transposed copy of a matrix W (a linear layer's weight), W is read in place and
+  the copy erased: with at most `MR` rows, dot products along W's rows
+  (:func:`emit_dot_rows`), else the GEMM packs B's panels from W's rows;
+- batched matrix products: a `linalg.generic` recognized from its indexing maps
+  and multiply-add body as MLIR's `isaContractionOpInterface` does
+  (:class:`_Contraction`: `dag.matmul` with batch dims, broadcast or not, and the
+  `q @ k^T` of attention, B then strided), one GEMM per batch index; a
+  multiplicand that is an expression of the inputs (a softmax that
+  `dagc-linalg-fuse-elementwise` fused into `@ v`) is first computed once into a
+  buffer (:func:`_split_multiplicands`), not once per output column;
 - `linalg.conv_2d_nchw_fchw` (groups = 1) and `linalg.conv_2d_ngchw_gfchw`
   (grouped convolution): per image (and group), an im2col copy of the input
   windows into a `C*KH*KW x OH*OW` buffer (none for a 1x1, stride 1 window over a
@@ -31,19 +39,20 @@ GEMM
 The loop nest of a GotoBLAS / BLIS GEMM (Goto and van de Geijn, "Anatomy of
 high-performance matrix multiplication", TOMS 2008; Van Zee and van de Geijn,
 "BLIS", TOMS 2015): `K` is split into blocks of `KC = 256`, `M` into balanced
-blocks of at most `MC = 120` rows (the `MC x KC` block of A is read once per column
-panel and stays in L2), then `N` into panels of `NR = 2 x 16` columns, then the
-rows into micro-tiles of `MR = 6`. Each `KC x NR` panel of B is first copied to a
-contiguous 32 KiB buffer (when more than one row tile reuses it), so that it stays
-in L1 whatever B's leading dimension (power-of-two strides would otherwise map its
-rows to a few cache sets); A is read in place. The micro-kernel keeps the
-`MR x NR` block of C in 12 vector registers (`vector<16xf32>`, one AVX-512
+blocks of at most `MC = 120` rows (the `MC x KC` block of A is read once per column panel and
+stays in L2), then `N` into panels of `NR = 2 x 16` columns, then the rows into
+micro-tiles of `MR = 6`. Each `KC x NR` panel of B is first copied to a contiguous
+32 KiB buffer (when more than one row tile reuses it, or B's columns are not
+contiguous: a transposed B is packed a column at a time, reading along W's rows), so
+that it stays in L1 whatever B's leading dimension (power-of-two strides would
+otherwise map its rows to a few cache sets); A is read in place. The micro-kernel
+keeps the `MR x NR` block of C in 12 vector registers (`vector<16xf32>`, one AVX-512
 register each) carried through the `k` loop as `scf.for` iteration arguments, and
 per `k` loads two vectors of B, broadcasts six scalars of A and issues 12 fused
-multiply-adds. Edges use the same micro-kernel with fewer rows, and for the last
-`N mod 32` columns one or two vectors, the last one with masked loads and stores
-(`llvm.masked.load` / `llvm.masked.store`) when partial, so every shape is exact
-and nothing is read or written out of bounds. Each element of C sums over `k` in
+multiply-adds. Edges use the same micro-kernel with fewer rows, and for the last `N
+mod 32` columns one or two vectors, the last one with masked loads and stores
+(`llvm.masked.load` / `llvm.masked.store`) when partial, so every shape is exact and
+nothing is read or written out of bounds. Each element of C sums over `k` in
 increasing order, as the loop lowering does; results differ only by FMA rounding.
 The micro-kernels of the first `k` block start from the fused init (else from C),
 those of the last one end with the fused epilogue (else store to C): each runs
@@ -51,14 +60,15 @@ exactly once per element.
 
 Threads: a GEMM of at least `PARALLEL_MIN_FLOPS` is split into chunks
 (:class:`Split`: balanced row blocks times balanced ranges of column panels), the
-iterations of an outermost `scf.parallel` with constant bounds (run on a thread
-pool by `dagc-parallel-to-threads`, which gives each thread a contiguous range of
+iterations of an outermost `scf.parallel` with constant bounds (run on a thread pool
+by `dagc-parallel-to-threads`, which gives each thread a contiguous range of
 iterations). Each chunk runs all `k` blocks over its block of C, with its own
-packed-B buffer; the rows and columns past the whole tiles and panels belong to
-the last row block and column range. Chunks write disjoint blocks of C (and of
-the epilogue's destination): the body is race-free. The im2col copy of a large
-convolution is an `scf.parallel` over the rows of the column buffer, a large
-depthwise convolution one over images and channels.
+packed-B buffer; the rows and columns past the whole tiles and panels belong to the
+last row block and column range. A batch of GEMMs adds the batch index as the
+outermost dimension of the same `scf.parallel` (one fork-join for all). Chunks write
+disjoint blocks of C (and of the epilogue's destination): the body is race-free. The
+im2col copy of a large convolution is an `scf.parallel` over the rows of the column
+buffer, a large depthwise convolution one over images and channels.
 
 Emission
 --------
@@ -93,6 +103,8 @@ from dagc.lowering.math_approximation import EXPANSIONS, ApproximateMath
 from xdsl.context import Context
 from xdsl.dialects import arith, llvm, math, memref, scf
 from xdsl.dialects.builtin import (
+    AffineMapAttr,
+    ArrayAttr,
     DenseArrayBase,
     DenseIntOrFPElementsAttr,
     Float32Type,
@@ -108,12 +120,13 @@ from xdsl.dialects.builtin import (
     i32,
     i64,
 )
-from xdsl.dialects.linalg.attrs import IteratorType
+from xdsl.dialects.linalg.attrs import IteratorType, IteratorTypeAttr
 from xdsl.dialects.linalg.ops import (
     Conv2DNchwFchwOp,
     Conv2DNgchwGfchwOp,
     FillOp,
     GenericOp,
+    IndexOp,
     MatmulOp,
     TransposeOp,
 )
@@ -127,6 +140,7 @@ from xdsl.pattern_rewriter import (
     RewritePattern,
     op_type_rewrite_pattern,
 )
+from xdsl.rewriter import InsertPoint
 from xdsl.traits import is_side_effect_free
 from xdsl.utils.exceptions import DiagnosticException
 
@@ -513,10 +527,19 @@ def _access(value: SSAValue, amap: AffineMap, loops: Sequence[int],
     nest of shape ``loops`` whose elements are those of ``space`` (row-major).
     None when the layout is not static or not affine in ``space``."""
     layout = _layout(value)
-    if layout is None:
+    steps = None if layout is None else _steps(amap, layout[1], layout[2])
+    if steps is None:
         return None
-    _, strides, offset = layout
-    steps = [0] * len(loops)
+    onto = _onto(steps[0], loops, space)
+    return None if onto is None else _Access(_root(value), steps[1], onto)
+
+
+def _steps(amap: AffineMap, strides: Sequence[int],
+           offset: int) -> tuple[list[int], int] | None:
+    """The address step (elements) per loop of a memref with ``strides`` and
+    ``offset`` read through ``amap`` (dims and constants), and the offset at the
+    first iteration; None for other expressions."""
+    steps = [0] * amap.num_dims
     for result, stride in zip(amap.results, strides):
         if isinstance(result, AffineDimExpr):
             steps[result.position] += stride
@@ -524,8 +547,7 @@ def _access(value: SSAValue, amap: AffineMap, loops: Sequence[int],
             offset += result.value * stride
         else:
             return None
-    onto = _onto(steps, loops, space)
-    return None if onto is None else _Access(_root(value), offset, onto)
+    return steps, offset
 
 
 def _aliases(root: SSAValue) -> list[SSAValue]:
@@ -987,17 +1009,19 @@ class Split:
     cols: int
 
     @staticmethod
-    def of(m: int, n: int, k: int, parallel: bool = True) -> Split:
-        """The chunks of an ``m x n x k`` GEMM: the fewest row blocks of at most
-        ``MC`` rows (as one thread runs it), and, for a parallel GEMM of at least
-        ``PARALLEL_MIN_FLOPS``, about ``CHUNKS`` chunks of at least
+    def of(m: int, n: int, k: int, parallel: bool = True, batches: int = 1) -> Split:
+        """The chunks of an ``m x n x k`` GEMM, one of ``batches`` alike: the
+        fewest row blocks of at most ``MC`` rows (as one thread runs it), and, for
+        parallel GEMMs of at least ``PARALLEL_MIN_FLOPS`` in all, about
+        ``CHUNKS`` chunks in all (the batch index first) of at least
         ``CHUNK_FLOPS``: equal ranges of column panels first (a panel of B is
         packed once per row block, whatever the split), then smaller row blocks
         when there are too few panels for half of them."""
         tiles, panels = m // MR, n // NR
         blocks = max(1, -(-m // MC))
-        want = min(CHUNKS, 2 * m * n * k // CHUNK_FLOPS)
-        if not parallel or 2 * m * n * k < PARALLEL_MIN_FLOPS or want < 2:
+        flops = 2 * m * n * k * batches
+        want = -(-min(CHUNKS, flops // CHUNK_FLOPS) // batches)
+        if not parallel or flops < PARALLEL_MIN_FLOPS or want < 2:
             return Split(blocks, 1)
         cols = max(1, min(panels, -(-want // blocks)))
         cols = -(-panels // -(-panels // cols)) if panels else 1  # equal ranges
@@ -1013,29 +1037,53 @@ def _equals(b: _Builder, index: SSAValue | int, value: int) -> SSAValue | bool:
     return b.add(arith.CmpiOp(index, b.const(value), "eq")).results[0]
 
 
+_Operands = Callable[[_Builder, SSAValue | int],
+                     tuple[_Matrix, _Matrix, _Matrix, "_BoundFusion | None"]]
+"""A, B, C and the fusion of the GEMM at an index of a batch of GEMMs, computed by
+the builder (inside the loop over the batch)."""
+
+
 def emit_gemm(b: _Builder, a: _Matrix, bm: _Matrix, c: _Matrix, m: int, n: int, k: int,
               fusion: _BoundFusion | None = None, parallel: bool = True) -> None:
     """Emit ``C += A @ B`` for f32 A ``m x k``, B ``k x n``, C ``m x n`` (static
-    sizes, row-major matrices with unit column stride; see the module docstring
-    for the blocking and :class:`Split` for the chunks), C starting from
-    ``fusion``'s init and ending in its epilogue. The ops are appended through
-    ``b``; the chunks are an ``scf.parallel`` (unless ``parallel`` is False or
-    there is only one)."""
-    split = Split.of(m, n, k, parallel)
+    sizes; C with unit column stride, A and B any strides), C starting from
+    ``fusion``'s init and ending in its epilogue: :func:`emit_batched_gemm` with a
+    batch of one."""
+    emit_batched_gemm(b, 1, lambda b, _: (a, bm, c, fusion), m, n, k, bm.inc != 1, parallel)
+
+
+def emit_batched_gemm(b: _Builder, batches: int, operands: _Operands, m: int, n: int, k: int,
+                      strided_b: bool, parallel: bool = True) -> None:
+    """Emit ``batches`` GEMMs ``C += A @ B``, f32 A ``m x k``, B ``k x n``, C ``m x
+    n`` (static sizes), those of batch index ``i`` given by ``operands(b, i)``: row-
+    major matrices, C with unit column stride, A any strides, and B unit column
+    stride unless ``strided_b`` (a transposed matrix, ``W^T`` with W ``n x k``):
+    then every panel of B, the edge columns too, is packed from its strided
+    layout (a column of W at a time, read along W's rows). See the module
+    docstring for the blocking and :class:`Split` for the chunks of each GEMM; the
+    batch index and the chunks are the dimensions of one ``scf.parallel`` (unless
+    ``parallel`` is False or there is only one chunk in all). The ops are
+    appended through ``b``."""
+    split = Split.of(m, n, k, parallel, batches)
     tiles, panels = m // MR, n // NR
     n_full = panels * NR
     rows = -(-tiles // split.rows) * MR + m % MR  # the most rows of a block
+    threaded = (parallel and batches * split.rows * split.cols > 1
+                and 2 * m * n * k * batches >= PARALLEL_MIN_FLOPS)
     pack = None
-    if rows > MR and panels:
-        size = split.rows * split.cols * KC * NR
-        pack = b.add(memref.AllocOp.get(f32, 64, [size])).results[0]
+    if (rows > MR and panels) or strided_b:
+        slots = (batches if threaded else 1) * split.rows * split.cols
+        pack = b.add(memref.AllocOp.get(f32, 64, [slots * KC * NR])).results[0]
 
-    def chunk(b: _Builder, rb: SSAValue | int, cb: SSAValue | int) -> None:
+    def chunk(b: _Builder, bi: SSAValue | int, rb: SSAValue | int, cb: SSAValue | int) -> None:
+        a, bm, c, fusion = operands(b, bi)
         am, bmm, cm = a.at(b), bm.at(b), c.at(b)
         fused = None if fusion is None else fusion.at(b)
         packed = None
         if pack is not None:
-            at = b.linear([(rb, split.cols * KC * NR), (cb, KC * NR)])
+            slot = bi if threaded else 0
+            at = b.linear([(slot, split.rows * split.cols * KC * NR),
+                           (rb, split.cols * KC * NR), (cb, KC * NR)])
             packed = _Matrix(_pointer(b, pack), at, NR)
         # Rows [r0, r1) in whole tiles, then the tail rows if this is the last
         # block; columns [c0, c1) in whole panels, then the edge if the last range.
@@ -1069,21 +1117,17 @@ def emit_gemm(b: _Builder, a: _Matrix, bm: _Matrix, c: _Matrix, m: int, n: int, 
                     b, am, src, cm, r1, j0, k0, k1, tail, vectors, col, columns, fused,
                     first, last))
 
+            def packed_panel(b: _Builder, j0, columns: int) -> _Matrix:
+                """The ``k1 - k0`` x ``columns`` block of B at ``(k0, j0)`` copied to the
+                packed buffer, as a matrix indexed like B's rows from ``k0``."""
+                assert packed is not None
+                _pack(b, bmm, packed, k0, k1, j0, columns)
+                return replace(packed, offset=b.linear([(packed.offset, 1), (k0, -NR)]))
+
             def panel(b: _Builder, j0, _):
                 src, col = bmm, j0
                 if packed is not None:
-                    # Copy the depth x NR panel of B to a contiguous buffer: no
-                    # cache-set conflicts for power-of-two ld, one stream.
-                    def copy(b: _Builder, kk, _):
-                        row = b.linear([(kk, 1), (k0, -1)])
-                        for v in range(NV):
-                            value = _load(b, bmm, kk, b.linear([(j0, 1)], v * LANES), LANES)
-                            _store(b, value, packed, row, v * LANES)
-                        return []
-
-                    b.loop(k0, k1, 1, copy)
-                    src = replace(packed, offset=b.linear([(packed.offset, 1), (k0, -NR)]))
-                    col = 0
+                    src, col = packed_panel(b, j0, NR), 0
                 tiles_of(b, j0, src, col, NV, None)
                 return []
 
@@ -1092,27 +1136,57 @@ def emit_gemm(b: _Builder, a: _Matrix, bm: _Matrix, c: _Matrix, m: int, n: int, 
             def edge(b: _Builder) -> None:
                 # One or two vectors, the last one masked when partial.
                 rest = n - n_full
-                tiles_of(b, n_full, bmm, n_full, -(-rest // LANES), rest % LANES or None)
+                src, col = bmm, n_full
+                if strided_b:
+                    src, col = packed_panel(b, n_full, rest), 0
+                tiles_of(b, n_full, src, col, -(-rest // LANES), rest % LANES or None)
 
             b.if_(col_edge, edge)
             return []
 
         b.loop(0, nk * KC, KC, k_block)
 
-    if parallel and split.rows * split.cols > 1:
+    dims = (batches, split.rows, split.cols)
+    if threaded:
         # Unit dimensions stay out of the loop (their index is 0, known).
-        dims = [d for d in (split.rows, split.cols) if d > 1]
-
         def body(b: _Builder, ivs: Sequence[SSAValue]) -> None:
             it = iter(ivs)
-            chunk(b, *(next(it) if d > 1 else 0 for d in (split.rows, split.cols)))
+            chunk(b, *(next(it) if d > 1 else 0 for d in dims))
 
-        b.parallel(dims, body)
+        b.parallel([d for d in dims if d > 1], body)
     else:
-        b.loop(0, split.rows, 1, lambda b, rb, _: b.loop(
-            0, split.cols, 1, lambda b, cb, _: chunk(b, rb, cb) or []) or [])
+        b.loop(0, batches, 1, lambda b, bi, _: b.loop(0, split.rows, 1, lambda b, rb, _: b.loop(
+            0, split.cols, 1, lambda b, cb, _: chunk(b, bi, rb, cb) or []) or []) or [])
     if pack is not None:
         b.add(memref.DeallocOp.get(pack))
+
+
+def _pack(b: _Builder, src: _Matrix, packed: _Matrix, k0, k1, j0, columns: int) -> None:
+    """``packed[kk - k0, j] = src[kk, j0 + j]`` for ``k0 <= kk < k1``, ``j <
+    columns``: vectors along the rows of a matrix with unit column stride (for a
+    whole panel), else one column of ``src`` at a time (a row of W for ``src =
+    W^T``: one stream of reads)."""
+    if src.inc == 1 and columns == NR:
+        def row(b: _Builder, kk, _):
+            at = b.linear([(kk, 1), (k0, -1)])
+            for v in range(NV):
+                value = _load(b, src, kk, b.linear([(j0, 1)], v * LANES), LANES)
+                _store(b, value, packed, at, v * LANES)
+            return []
+
+        b.loop(k0, k1, 1, row)
+        return
+
+    def column(b: _Builder, j, _):
+        def element(b: _Builder, kk, _):
+            value = _load(b, src, kk, b.linear([(j0, 1), (j, 1)]), 1)
+            _store(b, value, packed, b.linear([(kk, 1), (k0, -1)]), j)
+            return []
+
+        b.loop(k0, k1, 1, element)
+        return []
+
+    b.loop(0, columns, 1, column)
 
 
 def _next(b: _Builder, index: SSAValue | int) -> SSAValue | int:
@@ -1178,24 +1252,41 @@ def emit_dot_rows(b: _Builder, a: _Matrix, w: _Matrix, c: _Matrix, m: int, n: in
         chunk(b, 0)
 
 
-def _transposed(op: MatmulOp) -> tuple[Operation, SSAValue] | None:
-    """When ``op``'s B is a buffer holding only the transpose of a matrix W
-    (``linalg.transpose ... permutation = [1, 0]`` before ``op``, nothing else
-    using the buffer but deallocs): that transpose and W."""
-    bv = op.inputs[1]
-    root = _root(bv)
+def _transposed(op: Operation, value: SSAValue) -> tuple[TransposeOp, SSAValue] | None:
+    """When the input ``value`` of ``op`` is a buffer holding only a transpose of a
+    memref X (a ``linalg.transpose`` into ``value`` before ``op``, nothing else
+    using the buffer but deallocs, X unchanged in between): that transpose and X."""
+    root = _root(value)
     writers = [use.operation for alias in _aliases(root) for use in alias.uses
                if use.operation is not op and not isinstance(use.operation, (memref.DeallocOp,
                                                                             *_VIEWS))]
     if len(writers) != 1 or not isinstance(writers[0], TransposeOp):
         return None
     transpose = writers[0]
-    if (transpose.outputs[0] is not bv or tuple(transpose.permutation.get_values()) != (1, 0)
-            or transpose.parent_block() is not op.parent_block()
+    if (transpose.outputs[0] is not value or transpose.parent_block() is not op.parent_block()
             or not transpose.is_before_in_block(op) or not _dead_after(root, op)):
         return None
-    (w,) = transpose.inputs
-    return (transpose, w) if _unchanged(w, transpose, op) else None
+    (x,) = transpose.inputs
+    return (transpose, x) if _unchanged(x, transpose, op) else None
+
+
+def _source(op: Operation, value: SSAValue
+            ) -> tuple[SSAValue, tuple[int, ...], int, TransposeOp | None] | None:
+    """Where ``op`` finds the elements of its f32 memref input ``value``: the memref
+    read, its strides along ``value``'s dims and offset (``_layout``), and the
+    ``linalg.transpose`` to erase when ``value`` is a transposed copy (see
+    ``_transposed``) read in place, through permuted strides. None when the
+    layout is not static."""
+    transposed = _transposed(op, value)
+    if transposed is not None:
+        transpose, x = transposed
+        layout = _layout(x)
+        if layout is not None:
+            _, strides, offset = layout
+            permuted = tuple(strides[d] for d in transpose.permutation.get_values())
+            return x, permuted, offset, transpose
+    layout = _layout(value)
+    return None if layout is None else (value, layout[1], layout[2], None)
 
 
 def _layout(value: SSAValue) -> tuple[tuple[int, ...], tuple[int, ...], int] | None:
@@ -1212,8 +1303,11 @@ def _layout(value: SSAValue) -> tuple[tuple[int, ...], tuple[int, ...], int] | N
 
 @dataclass
 class MatmulToMicroKernels(RewritePattern):
-    """``linalg.matmul`` on f32 memrefs (unit column strides of B and C) -> GEMM,
-    with the elementwise ops around it fused (see :class:`Fusion`)."""
+    """``linalg.matmul`` on f32 memrefs (unit column stride of C) -> GEMM, with the
+    elementwise ops around it fused (see :class:`Fusion`). A B that is a
+    transposed copy of W (a linear layer's weight) is read from W in place (see
+    ``_source``): dot products along W's rows for at most ``MR`` rows, else the
+    GEMM packs B's panels from W's rows."""
 
     parallel: bool = True
 
@@ -1226,30 +1320,284 @@ class MatmulToMicroKernels(RewritePattern):
             "(d0, d1, d2) -> (d0, d2)", "(d0, d1, d2) -> (d2, d1)", "(d0, d1, d2) -> (d0, d1)"
         ]:
             return
-        layouts = [_layout(v) for v in (*op.inputs, *op.outputs)]
-        if any(x is None for x in layouts):
-            return
-        (sa, ta, oa), (sb, tb, ob), (sc, tc, oc) = layouts  # pyright: ignore
-        if ta[1] != 1 or tb[1] != 1 or tc[1] != 1:
-            return
         (a, bv), (c,) = op.inputs, op.outputs
+        la, lc, source = _layout(a), _layout(c), _source(op, bv)
+        if la is None or lc is None or source is None or lc[1][1] != 1:
+            return
+        (sa, ta, oa), (sc, tc, oc), (w, tb, ob, transpose) = la, lc, source
+        (m, k), n = sa, sc[1]
         out = _Access(_root(c), oc, tc)
-        transposed = _transposed(op) if sa[0] <= MR else None
-        wt = None if transposed is None else _layout(transposed[1])
-        fusion = Fusion.match(op, out, tuple(sc), op.inputs, rewriter)
+        fusion = Fusion.match(op, out, tuple(sc), (a, w), rewriter)
         b = _Builder(op.parent_block(), op)  # pyright: ignore
-        am = _Matrix(a, oa, ta[0])
-        if transposed is not None and wt is not None and wt[1][1] == 1:
-            # B = W^T: dot products along W's rows, not a transposed copy.
-            wm = _Matrix(transposed[1], wt[2], wt[1][0])
-            emit_dot_rows(b, am, wm, out.matrix(b, ()), sa[0], sb[1], sa[1],
+        am = _Matrix(a, oa, ta[0], ta[1])
+        if m <= MR and ta[1] == 1 and tb[0] == 1:
+            # B = W^T, W n x k with unit column stride: dot products along W's rows.
+            emit_dot_rows(b, am, _Matrix(w, ob, tb[1]), out.matrix(b, ()), m, n, k,
                           fusion.bind(b, ()), self.parallel)
-            rewriter.erase(transposed[0])
-        else:
-            emit_gemm(b, am, _Matrix(bv, ob, tb[0]), out.matrix(b, ()), sa[0], sb[1], sa[1],
+        else:  # packs the panels of a transposed B from W's rows
+            emit_gemm(b, am, _Matrix(w, ob, tb[0], tb[1]), out.matrix(b, ()), m, n, k,
                       fusion.bind(b, ()), self.parallel)
+        if transpose is not None:
+            rewriter.erase(transpose)
         fusion.erase(rewriter)
         rewriter.erase(op)
+
+
+@dataclass(frozen=True)
+class _Contraction:
+    """A batched matrix product ``C[z, i, j] += sum_k A[z, i, k] * B[z, k, j]``
+    computed by a ``linalg.generic``: ``batch`` is the shape of its batch index
+    ``z`` (C's leading dims), A, B and C accesses over ``(batch..., i, k)``,
+    ``(batch..., k, j)`` and ``(batch..., i, j)``, and ``m x n x k`` the size of
+    each product. A batch dim that an input's map leaves out broadcasts it (stride
+    0); B may have any strides (a transposed matrix: ``q @ k^T``). ``reads``
+    are the memrefs read, ``transposes`` the transposed copies of inputs that are
+    read in place instead (see ``_source``), erased with the op."""
+
+    batch: tuple[int, ...]
+    a: _Access
+    b: _Access
+    c: _Access
+    m: int
+    n: int
+    k: int
+    reads: tuple[SSAValue, ...]
+    transposes: tuple[TransposeOp, ...]
+
+    @staticmethod
+    def of(op: GenericOp) -> _Contraction | None:
+        """The contraction ``op`` computes, as MLIR's ``isaContractionOpInterface``
+        recognizes one (the indexing maps and a multiply-add body, not an op
+        name): two f32 memref inputs and one output with static layouts, one
+        reduction dim ``k``, a body ``out + x * y`` (either order), the output
+        map a projection onto all the parallel dims whose last two are ``i`` and
+        ``j``, one input indexed by ``i`` and not ``j`` (A), the other by ``j``
+        and not ``i`` (B), both by ``k``. None for any other op, or when C's
+        column stride is not 1."""
+        if op.results or len(op.inputs) != 2 or len(op.outputs) != 1:
+            return None
+        iterators = [it.data for it in op.get_iterator_types()]
+        if iterators.count(IteratorType.REDUCTION) != 1 or not _multiply_add(op.body.block):
+            return None
+        maps = [m.data for m in op.get_indexing_maps()]
+        dims = [[r.position if isinstance(r, AffineDimExpr) else None for r in m.results]
+                for m in maps]
+        kd = iterators.index(IteratorType.REDUCTION)
+        out = dims[-1]
+        if None in out or sorted(out) != [d for d in range(len(iterators)) if d != kd] or (
+                len(out) < 2):
+            return None
+        *batch_dims, md, nd = out
+        operands = list(zip(op.operands, maps))
+        x, y = dims[0], dims[1]
+        if md in y and nd in x:  # the inputs the other way around
+            x, y = y, x
+            operands[:2] = operands[1::-1]
+        if nd in x or md in y or kd not in x or kd not in y or md not in x or nd not in y:
+            return None
+        sa, sb = (_source(op, v) for v, _ in operands[:2])
+        lc = _layout(op.outputs[0])
+        if sa is None or sb is None or lc is None:
+            return None
+        sources = (sa, sb, (op.outputs[0], lc[1], lc[2], None))
+        steps: list[tuple[SSAValue, list[int], int]] = []
+        for (_, amap), (value, strides, offset, _) in zip(operands, sources):
+            step = _steps(amap, strides, offset)
+            if step is None:
+                return None
+            steps.append((_root(value), *step))
+
+        def access(i: int, row: int, col: int) -> _Access:
+            root, step, offset = steps[i]
+            return _Access(root, offset, (*(step[d] for d in batch_dims), step[row], step[col]))
+
+        c = access(2, md, nd)
+        if c.strides[-1] != 1:
+            return None
+        transposes = {t: None for _, _, _, t in (sa, sb) if t is not None}  # in order, once
+        loops = op.get_static_loop_ranges()
+        return _Contraction(tuple(loops[d] for d in batch_dims), access(0, md, kd),
+                            access(1, kd, nd), c, loops[md], loops[nd], loops[kd],
+                            (sa[0], sb[0]), tuple(transposes))
+
+
+@dataclass
+class ContractionToMicroKernels(RewritePattern):
+    """A batched matrix product ``linalg.generic`` on f32 memrefs (see
+    :class:`_Contraction`) -> one packed GEMM per batch index (the batch index a
+    dimension of the GEMMs' ``scf.parallel``), with the elementwise ops around it
+    fused (see :class:`Fusion`)."""
+
+    parallel: bool = True
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: GenericOp, rewriter: PatternRewriter, /):
+        mm = _Contraction.of(op)
+        if mm is None:
+            split = _split_multiplicands(op, rewriter)
+            mm = None if split is None else _Contraction.of(split)
+            if split is None or mm is None:
+                return
+            op = split
+        fusion = Fusion.match(op, mm.c, (*mm.batch, mm.m, mm.n), mm.reads, rewriter)
+
+        def operands(b: _Builder, index: SSAValue | int):
+            batch = _unravel(b, index, mm.batch)
+            return (mm.a.matrix(b, batch), mm.b.matrix(b, batch), mm.c.matrix(b, batch),
+                    fusion.bind(b, batch))
+
+        emit_batched_gemm(_Builder(op.parent_block(), op), prod(mm.batch),  # pyright: ignore
+                          operands, mm.m, mm.n, mm.k, mm.b.strides[-1] != 1, self.parallel)
+        for transpose in mm.transposes:
+            rewriter.erase(transpose)
+        fusion.erase(rewriter)
+        rewriter.erase(op)
+
+
+def _unravel(b: _Builder, index: SSAValue | int, shape: Sequence[int]) -> list[SSAValue | int]:
+    """The multi-index of the row-major linear ``index`` in ``shape``."""
+    result: list[SSAValue | int] = []
+    for d in range(len(shape) - 1, -1, -1):
+        if d == 0:
+            result.append(index)
+        elif isinstance(index, int):
+            index, rest = divmod(index, shape[d])
+            result.append(rest)
+        else:
+            size = b.const(shape[d])
+            result.append(b.add(arith.RemUIOp(index, size)).results[0])
+            index = b.add(arith.DivUIOp(index, size)).results[0]
+    return result[::-1]
+
+
+def _split_multiplicands(op: GenericOp, rewriter: PatternRewriter) -> GenericOp | None:
+    """A generic computing ``out + f(xs) * g(ys)`` with one reduction dim, where
+    ``f`` and ``g`` are expressions of its inputs (a producer that
+    ``dagc-linalg-fuse-elementwise`` fused into a matrix product: softmax's
+    ``exp(s - max) / sum`` before ``@ v``) -> each multiplicand that is not an
+    input computed once into a new buffer, by an all-parallel generic over the
+    loops its inputs name, and the multiply-add generic reading the buffers
+    (returned; None, and nothing changed, when ``op`` is not of this form, a
+    multiplicand names all the loops (no recomputation to save) or reads the
+    output). A ``linalg.index`` (a causal mask) becomes that of the same loop in
+    the new loop nest. The multiplicand generics are inserted before the op that
+    initializes the output when there is one (see :class:`Fusion`)."""
+    if op.results or len(op.outputs) != 1 or not isinstance(op.outputs[0].type, MemRefType):
+        return None
+    iterators = [it.data for it in op.get_iterator_types()]
+    block = op.body.block
+    ops = list(block.ops)
+    if iterators.count(IteratorType.REDUCTION) != 1 or len(ops) < 3 or any(
+            o.regions for o in ops):
+        return None
+    add, end = ops[-2], ops[-1]
+    out_arg = block.args[-1]
+    if not (isinstance(add, arith.AddfOp) and tuple(end.operands) == (add.result,)
+            and out_arg in (add.lhs, add.rhs)):
+        return None
+    mul = (add.rhs if add.lhs is out_arg else add.lhs).owner
+    if not (isinstance(mul, arith.MulfOp) and mul.parent_block() is block
+            and isinstance(mul.result.type, Float32Type)):
+        return None
+    maps = [m.data for m in op.get_indexing_maps()]
+    loops = op.get_static_loop_ranges()
+    out_root = _root(op.outputs[0])
+    anchor = op.prev_op
+    while anchor is not None and is_side_effect_free(anchor) and not anchor.regions:
+        anchor = anchor.prev_op
+    if not (isinstance(anchor, GenericOp | FillOp) and _root(anchor.outputs[0]) is out_root):
+        anchor = op
+    inputs: list[tuple[SSAValue, AffineMap]] = []
+    made: list[Operation] = []  # the buffers and generics, inserted once all qualify
+    for factor in (mul.lhs, mul.rhs):
+        if isinstance(factor, BlockArgument) and factor.block is block:
+            if factor is out_arg:
+                return None
+            inputs.append((op.operands[factor.index], maps[factor.index]))
+            continue
+        # The body ops that ``factor`` depends on, in order, and the inputs they read.
+        needed, work = {factor}, [factor]
+        while work:
+            owner = work.pop().owner
+            if isinstance(owner, Operation) and owner.parent_block() is block:
+                fresh = [v for v in owner.operands if v not in needed]
+                needed.update(fresh)
+                work += fresh
+        if out_arg in needed:
+            return None
+        slice_ops = [o for o in ops if any(r in needed for r in o.results)]
+        if not all(isinstance(o, IndexOp) or is_side_effect_free(o) for o in slice_ops):
+            return None
+        outside = [v for o in slice_ops for v in o.operands
+                   if not (isinstance(v, BlockArgument) and v.block is block)
+                   and not (isinstance(v.owner, Operation) and v.owner.parent_block() is block)]
+        if not all(_defined_before(v, anchor) for v in outside):
+            return None
+        args = [a for a in block.args if a in needed]
+        if not args:
+            return None
+        dims = sorted({e.position for a in args for e in maps[a.index].results
+                       if isinstance(e, AffineDimExpr)}
+                      | {o.dim.value.data for o in slice_ops if isinstance(o, IndexOp)})
+        if len(dims) == len(loops) or any(
+                not isinstance(e, AffineDimExpr | AffineConstantExpr)
+                for a in args for e in maps[a.index].results):
+            return None
+        if any(_root(op.operands[a.index]) is out_root for a in args):
+            return None
+        renumber = {d: AffineDimExpr(i) for i, d in enumerate(dims)}
+        shape = [loops[d] for d in dims]
+        buffer = memref.AllocOp.get(f32, 64, shape)
+        body = Block(arg_types=[*(a.type for a in args), f32])
+        mapping = dict(zip(args, body.args))
+        for o in slice_ops:
+            if isinstance(o, IndexOp):  # the same loop's index in the new loop nest
+                index = IndexOp(dims.index(o.dim.value.data))
+                body.add_op(index)
+                mapping[o.result] = index.result
+            else:
+                body.add_op(o.clone(mapping))
+        body.add_op(type(end).create(operands=[mapping[factor]]))
+        producer = GenericOp(
+            [op.operands[a.index] for a in args], [buffer.memref], Region(body),
+            [AffineMapAttr(AffineMap(len(dims), 0, tuple(
+                e if isinstance(e, AffineConstantExpr) else renumber[e.position]
+                for e in maps[a.index].results))) for a in args]
+            + [AffineMapAttr(AffineMap.identity(len(dims)))],
+            ArrayAttr([IteratorTypeAttr.parallel()] * len(dims)))
+        inputs.append((buffer.memref, AffineMap(len(loops), 0, tuple(
+            AffineDimExpr(d) for d in dims))))
+        made += [buffer, producer]
+    if not made:
+        return None
+    rewriter.insert(made, InsertPoint.before(anchor))
+    mac = Block(arg_types=[f32, f32, f32])
+    x, y, acc = mac.args
+    product = arith.MulfOp(x, y)
+    total = arith.AddfOp(acc, product.result)
+    mac.add_ops([product, total, type(end).create(operands=[total.result])])
+    contraction = GenericOp(
+        [v for v, _ in inputs], [op.outputs[0]], Region(mac),
+        [AffineMapAttr(m) for _, m in inputs] + [AffineMapAttr(maps[-1])],
+        op.iterator_types)
+    deallocs = [memref.DeallocOp.get(o.results[0]) for o in made if isinstance(o, memref.AllocOp)]
+    rewriter.replace(op, [contraction, *deallocs], [])
+    return contraction
+
+
+def _multiply_add(block: Block) -> bool:
+    """Whether a linalg body is ``yield out + x * y`` on f32 (``x``, ``y`` the
+    inputs, ``out`` the output, any order of operands)."""
+    ops = list(block.ops)
+    if len(ops) != 3 or len(block.args) != 3 or not all(
+            isinstance(a.type, Float32Type) for a in block.args):
+        return False
+    mul, add, end = ops
+    x, y, out = block.args
+    return (isinstance(mul, arith.MulfOp) and isinstance(add, arith.AddfOp)
+            and {mul.lhs, mul.rhs} == {x, y}
+            and {add.lhs, add.rhs} == {out, mul.result}
+            and tuple(end.operands) == (add.result,))
 
 
 def _unpadded(
@@ -1609,9 +1957,10 @@ class ConvToMicroKernels(RewritePattern):
 
 @dataclass(frozen=True)
 class LinalgToMicroKernelsPass(ModulePass):
-    """Replace f32 ``linalg.matmul`` and 2-D convolutions on memrefs, and the
-    elementwise ops that initialize their output before them and that follow them,
-    by register-blocked vector kernels (see the module docstring).
+    """Replace f32 ``linalg.matmul``, batched matrix product ``linalg.generic``
+    ops and 2-D convolutions on memrefs, and the elementwise ops that initialize
+    their output before them and that follow them, by register-blocked vector
+    kernels (see the module docstring).
 
     Run after ``dagc-bufferize`` and before ``dagc-linalg-generalize``; ops that do
     not qualify are left unchanged. ``parallel``: emit an ``scf.parallel`` over
@@ -1625,6 +1974,7 @@ class LinalgToMicroKernelsPass(ModulePass):
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         PatternRewriteWalker(
             GreedyRewritePatternApplier([MatmulToMicroKernels(self.parallel),
+                                         ContractionToMicroKernels(self.parallel),
                                          ConvToMicroKernels(self.parallel)]),
             apply_recursively=False,
         ).rewrite_module(op)

@@ -10,7 +10,8 @@ from dagc.compiler.compile import CPU_STAGES, lower
 from dagc.ir import parse
 from dagc.lowering.linalg_to_microkernels import KC, LinalgToMicroKernelsPass
 from xdsl.dialects import func
-from xdsl.dialects.linalg import GenericOp
+from xdsl.dialects.linalg.attrs import IteratorType
+from xdsl.dialects.linalg.ops import GenericOp, MatmulOp, TransposeOp
 
 STAGE = "dagc-linalg-to-microkernels"
 
@@ -92,6 +93,74 @@ def test_linear_few_rows(m, k, n):
         for threads in (1, 2):
             dagc.runtime.set_num_threads(threads)
             torch.testing.assert_close(compiled(x), ref, rtol=1e-4, atol=1e-4)
+    finally:
+        dagc.runtime.set_num_threads(1)
+
+
+class Attention(torch.nn.Module):
+    def __init__(self, causal: bool = False):
+        super().__init__()
+        self.causal = causal
+
+    def forward(self, q, k, v):
+        return torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=self.causal)
+
+
+class Linear197(torch.nn.Module):
+    """A ViT linear (197 rows: 32 tiles and 5 tail rows) whose transposed weight is
+    read in place by the GEMM's packing, with the bias and GELU fused."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(70, 45)
+
+    def forward(self, x):
+        return torch.nn.functional.gelu(self.fc(x))
+
+
+def _contractions_left(model: torch.nn.Module, inputs) -> list[str]:
+    """The linalg contractions and transposes left after the micro-kernels."""
+    m = dagc.run_pipeline(dagc.import_torch(model, inputs),
+                          "builtin.module(dag-fold-batchnorm,dag-fuse)")
+    low, _ = lower(m, CPU_STAGES[:CPU_STAGES.index(STAGE) + 1])
+    return [op.name for op in low.op.walk()
+            if isinstance(op, MatmulOp | TransposeOp) or (isinstance(op, GenericOp) and any(
+                it.data == IteratorType.REDUCTION for it in op.iterator_types)
+                and any(inner.name == "arith.mulf" for inner in op.body.block.ops))]
+
+
+CONTRACTIONS = {
+    # name: (model, input shapes)
+    "bmm": (MatMul(), [(2, 3, 13, 40), (2, 3, 40, 37)]),
+    "bmm-broadcast": (MatMul(), [(2, 3, 13, KC + 44), (3, KC + 44, 37)]),
+    "bmm-broadcast-inner": (MatMul(), [(4, 1, 13, 40), (3, 40, 70)]),
+    "bmm-large": (MatMul(), [(3, 130, 64), (3, 64, 197)]),
+    "attention": (Attention(), [(1, 6, 197, 64)] * 3),
+    "attention-causal": (Attention(causal=True), [(2, 3, 37, 16)] * 2 + [(2, 3, 37, 40)]),
+    "linear-197": (Linear197(), [(197, 70)]),
+}
+
+
+@pytest.mark.parametrize("name", list(CONTRACTIONS))
+def test_contraction(name):
+    """Batched matmuls (a broadcast batch dim on either side, K blocks, edge rows
+    and columns), attention (``q @ k^T``: B packed from k's rows, the scale fused;
+    ``softmax @ v`` with the softmax, and a causal mask, fused into it split out)
+    and a 197-row linear (its weight's transpose not copied) run on the packed
+    GEMM, one per batch index, and match torch on 1 and 2 threads."""
+    torch.manual_seed(0)
+    model, shapes = CONTRACTIONS[name]
+    model.eval()
+    inputs = tuple(torch.randn(s) for s in shapes)
+    left = _contractions_left(model, inputs)
+    assert left == []
+    compiled = dagc.compile(model, inputs)
+    with torch.no_grad():
+        ref = model(*inputs)
+    try:
+        for threads in (1, 2):
+            dagc.runtime.set_num_threads(threads)
+            torch.testing.assert_close(compiled(*inputs), ref, rtol=1e-4, atol=1e-4)
     finally:
         dagc.runtime.set_num_threads(1)
 
