@@ -332,6 +332,7 @@ def compile_cpu(module: Module, progress: Callable[[str], None] | None = None,
         CompileError: a stage failed.
     """
     from dagc.compiler.cache import CacheWarning, CompileCache
+    from dagc.compiler.heap import paused_gc
 
     hoisted, reports, entry = hoist_entry(module, CPU_STAGES[0], progress)
     store = CompileCache.from_env() if cache else None
@@ -351,7 +352,8 @@ def compile_cpu(module: Module, progress: Callable[[str], None] | None = None,
             except (RuntimeError, KeyError) as e:
                 warnings.warn(f"dagc cache: the entry {store.path(key)} does not load ({e}); "
                               "recompiling", CacheWarning, stacklevel=2)
-    built, rest = _build_cpu(hoisted, progress, opt_level)
+    with paused_gc():
+        built, rest = _build_cpu(hoisted, progress, opt_level)
     reports += rest
     try:
         executable = _cpu_executable(built, entry)

@@ -26,16 +26,19 @@ from xdsl.dialects.builtin import (
 from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
-    GreedyRewritePatternApplier,
     PatternRewriter,
-    PatternRewriteWalker,
     RewritePattern,
     op_type_rewrite_pattern,
 )
 from xdsl.utils.exceptions import DiagnosticException
 
 from dagc.lowering import llvm_ops
-from dagc.lowering.llvm_types import cast_operands, convert_type, replace_with_llvm
+from dagc.lowering.llvm_types import (
+    apply_lowering_patterns,
+    cast_operands,
+    convert_type,
+    replace_with_llvm,
+)
 
 _INTEGER_BINARY_OPS: dict[type[Operation], type[Operation]] = {
     arith.AddiOp: llvm.AddOp,
@@ -346,23 +349,23 @@ class ConvertArithToLLVMPass(ModulePass):
 
     name = "convert-arith-to-llvm"
 
+    def patterns(self, op: ModuleOp) -> list[RewritePattern]:
+        """The rewrite patterns of this edge, for the module `op` (where some of
+        them declare the functions they call)."""
+        return [
+            ConstantOpLowering(),
+            IntegerBinaryOpLowering(),
+            IntegerMinMaxOpLowering(),
+            RoundingDivSIOpLowering(),
+            CeilDivUIOpLowering(),
+            CmpiOpLowering(),
+            CmpfOpLowering(),
+            SelectOpLowering(),
+            FloatBinaryOpLowering(),
+            NegfOpLowering(),
+            CastOpLowering(),
+            IndexCastOpLowering(),
+        ]
+
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        PatternRewriteWalker(
-            GreedyRewritePatternApplier(
-                [
-                    ConstantOpLowering(),
-                    IntegerBinaryOpLowering(),
-                    IntegerMinMaxOpLowering(),
-                    RoundingDivSIOpLowering(),
-                    CeilDivUIOpLowering(),
-                    CmpiOpLowering(),
-                    CmpfOpLowering(),
-                    SelectOpLowering(),
-                    FloatBinaryOpLowering(),
-                    NegfOpLowering(),
-                    CastOpLowering(),
-                    IndexCastOpLowering(),
-                ]
-            ),
-            apply_recursively=False,
-        ).rewrite_module(op)
+        apply_lowering_patterns(op, self.patterns(op))

@@ -16,9 +16,7 @@ from xdsl.dialects.builtin import IntegerAttr, ModuleOp, StringAttr, i8, i32, i6
 from xdsl.ir import Block, Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
-    GreedyRewritePatternApplier,
     PatternRewriter,
-    PatternRewriteWalker,
     RewritePattern,
     op_type_rewrite_pattern,
 )
@@ -26,7 +24,11 @@ from xdsl.rewriter import InsertPoint, Rewriter
 from xdsl.traits import SymbolTable
 
 from dagc.lowering import llvm_ops
-from dagc.lowering.llvm_types import cast_operands, convert_block_arguments
+from dagc.lowering.llvm_types import (
+    apply_lowering_patterns,
+    cast_operands,
+    convert_block_arguments,
+)
 
 
 class BranchOpLowering(RewritePattern):
@@ -169,15 +171,15 @@ class ConvertCfToLLVMPass(ModulePass):
 
     name = "convert-cf-to-llvm"
 
+    def patterns(self, op: ModuleOp) -> list[RewritePattern]:
+        """The rewrite patterns of this edge, for the module `op` (where some of
+        them declare the functions they call)."""
+        return [
+            BranchOpLowering(),
+            ConditionalBranchOpLowering(),
+            SwitchOpLowering(),
+            AssertOpLowering(op),
+        ]
+
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        PatternRewriteWalker(
-            GreedyRewritePatternApplier(
-                [
-                    BranchOpLowering(),
-                    ConditionalBranchOpLowering(),
-                    SwitchOpLowering(),
-                    AssertOpLowering(op),
-                ]
-            ),
-            apply_recursively=False,
-        ).rewrite_module(op)
+        apply_lowering_patterns(op, self.patterns(op))

@@ -26,16 +26,14 @@ from xdsl.dialects.builtin import (
 from xdsl.ir import Attribute, Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
-    GreedyRewritePatternApplier,
     PatternRewriter,
-    PatternRewriteWalker,
     RewritePattern,
     op_type_rewrite_pattern,
 )
 from xdsl.utils.exceptions import DiagnosticException
 
 from dagc.lowering import llvm_ops
-from dagc.lowering.llvm_types import replace_with_llvm
+from dagc.lowering.llvm_types import apply_lowering_patterns, replace_with_llvm
 
 _UNARY_INTRINSICS: dict[type[Operation], type[Operation]] = {
     math.CeilOp: llvm.FCeilOp,
@@ -260,19 +258,19 @@ class ConvertMathToLLVMPass(ModulePass):
 
     name = "convert-math-to-llvm"
 
+    def patterns(self, op: ModuleOp) -> list[RewritePattern]:
+        """The rewrite patterns of this edge, for the module `op` (where some of
+        them declare the functions they call)."""
+        return [
+            UnaryIntrinsicLowering(),
+            AbsFOpLowering(),
+            BinaryIntrinsicLowering(),
+            FmaOpLowering(),
+            FPowIOpLowering(),
+            RsqrtOpLowering(),
+            IntegerIntrinsicLowering(),
+            LibmCallLowering(op),
+        ]
+
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        PatternRewriteWalker(
-            GreedyRewritePatternApplier(
-                [
-                    UnaryIntrinsicLowering(),
-                    AbsFOpLowering(),
-                    BinaryIntrinsicLowering(),
-                    FmaOpLowering(),
-                    FPowIOpLowering(),
-                    RsqrtOpLowering(),
-                    IntegerIntrinsicLowering(),
-                    LibmCallLowering(op),
-                ]
-            ),
-            apply_recursively=False,
-        ).rewrite_module(op)
+        apply_lowering_patterns(op, self.patterns(op))

@@ -49,9 +49,7 @@ from xdsl.dialects.builtin import (
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
-    GreedyRewritePatternApplier,
     PatternRewriter,
-    PatternRewriteWalker,
     RewritePattern,
     op_type_rewrite_pattern,
 )
@@ -61,6 +59,7 @@ from xdsl.utils.exceptions import DiagnosticException
 
 from dagc.lowering import llvm_ops
 from dagc.lowering.llvm_types import (
+    apply_lowering_patterns,
     cast_operands,
     convert_type,
     element_byte_size,
@@ -477,22 +476,22 @@ class ConvertMemRefToLLVMPass(ModulePass):
 
     name = "convert-memref-to-llvm"
 
+    def patterns(self, op: ModuleOp) -> list[RewritePattern]:
+        """The rewrite patterns of this edge, for the module `op` (where some of
+        them declare the functions they call)."""
+        return [
+            LoadOpLowering(),
+            StoreOpLowering(),
+            AllocOpLowering(op),
+            AllocaOpLowering(),
+            DeallocOpLowering(op),
+            ViewLikeOpLowering(),
+            ViewOpLowering(),
+            ExtractAlignedPointerAsIndexOpLowering(),
+            GlobalOpLowering(),
+            GetGlobalOpLowering(),
+            CopyOpLowering(op),
+        ]
+
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        PatternRewriteWalker(
-            GreedyRewritePatternApplier(
-                [
-                    LoadOpLowering(),
-                    StoreOpLowering(),
-                    AllocOpLowering(op),
-                    AllocaOpLowering(),
-                    DeallocOpLowering(op),
-                    ViewLikeOpLowering(),
-                    ViewOpLowering(),
-                    ExtractAlignedPointerAsIndexOpLowering(),
-                    GlobalOpLowering(),
-                    GetGlobalOpLowering(),
-                    CopyOpLowering(op),
-                ]
-            ),
-            apply_recursively=False,
-        ).rewrite_module(op)
+        apply_lowering_patterns(op, self.patterns(op))

@@ -3,11 +3,16 @@
 pipeline of the single-edge passes (no conversion logic of its own):
 
     dagc-parallel-to-threads{threads=1} (the `scf.parallel` loops left -> `scf.for`),
-    convert-scf-to-cf, convert-math-to-llvm, convert-arith-to-llvm,
-    convert-memref-to-llvm, convert-cf-to-llvm, convert-func-to-llvm,
-    reconcile-unrealized-casts
+    convert-scf-to-cf,
+    convert-math-to-llvm + convert-arith-to-llvm + convert-memref-to-llvm +
+        convert-cf-to-llvm (their patterns in one walk),
+    convert-func-to-llvm, reconcile-unrealized-casts
 
-followed by a check that only llvm ops are left.
+followed by a check that only llvm ops are left. The four edges of the one walk
+lower disjoint ops and meet only at `builtin.unrealized_conversion_cast`s, so one
+walk gives the same IR after `reconcile-unrealized-casts` as four (the same
+ResNet-50 LLVM IR, byte for byte) and saves three walks of the module (~30,000
+ops for a ResNet-50).
 """
 
 from dataclasses import dataclass
@@ -15,6 +20,7 @@ from dataclasses import dataclass
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass
+from xdsl.pattern_rewriter import RewritePattern
 from xdsl.transforms.convert_scf_to_cf import ConvertScfToCf
 from xdsl.transforms.reconcile_unrealized_casts import ReconcileUnrealizedCastsPass
 from xdsl.utils.exceptions import DiagnosticException
@@ -22,17 +28,44 @@ from xdsl.utils.exceptions import DiagnosticException
 from dagc.lowering.arith_to_llvm import ConvertArithToLLVMPass
 from dagc.lowering.cf_to_llvm import ConvertCfToLLVMPass
 from dagc.lowering.func_to_llvm import ConvertFuncToLLVMPass
+from dagc.lowering.llvm_types import apply_lowering_patterns
 from dagc.lowering.math_to_llvm import ConvertMathToLLVMPass
 from dagc.lowering.memref_to_llvm import ConvertMemRefToLLVMPass
 from dagc.lowering.parallel_to_threads import ParallelToThreadsPass
 
+
+@dataclass(frozen=True)
+class _OneWalkPass(ModulePass):
+    """The patterns of several single-edge passes, applied in one walk."""
+
+    name = "dagc-std-to-llvm-one-walk"
+
+    edges: tuple[
+        ConvertMathToLLVMPass
+        | ConvertArithToLLVMPass
+        | ConvertMemRefToLLVMPass
+        | ConvertCfToLLVMPass,
+        ...,
+    ]
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        patterns: list[RewritePattern] = []
+        for edge in self.edges:
+            patterns += edge.patterns(op)
+        apply_lowering_patterns(op, patterns)
+
+
 PIPELINE: tuple[ModulePass, ...] = (
     ParallelToThreadsPass(threads=1),
     ConvertScfToCf(),
-    ConvertMathToLLVMPass(),
-    ConvertArithToLLVMPass(),
-    ConvertMemRefToLLVMPass(),
-    ConvertCfToLLVMPass(),
+    _OneWalkPass(
+        (
+            ConvertMathToLLVMPass(),
+            ConvertArithToLLVMPass(),
+            ConvertMemRefToLLVMPass(),
+            ConvertCfToLLVMPass(),
+        )
+    ),
     ConvertFuncToLLVMPass(),
     ReconcileUnrealizedCastsPass(),
 )

@@ -71,10 +71,9 @@ func.func @view(%arena: memref<256xi8>, %i: index) -> f32 {
   // CHECK-NEXT: %[[VIEW:.*]] = llvm.getelementptr inbounds %[[BASE]][%[[SHIFT]]] : (!llvm.ptr, i64) -> !llvm.ptr, i8
   %shift = arith.constant 128 : index
   %v = memref.view %arena[%shift][] : memref<256xi8> to memref<4x8xf32>
-  // CHECK-NEXT: %[[M:.*]] = builtin.unrealized_conversion_cast %[[VIEW]] : !llvm.ptr to memref<4x8xf32>
-  // CHECK-NEXT: %[[P:.*]] = builtin.unrealized_conversion_cast %[[M]] : memref<4x8xf32> to !llvm.ptr
+  // CHECK-NEXT: builtin.unrealized_conversion_cast %[[VIEW]] : !llvm.ptr to memref<4x8xf32>
   // CHECK:      %[[IDX:.*]] = llvm.add
-  // CHECK-NEXT: llvm.getelementptr inbounds %[[P]][%[[IDX]]] : (!llvm.ptr, i64) -> !llvm.ptr, f32
+  // CHECK-NEXT: llvm.getelementptr inbounds %[[VIEW]][%[[IDX]]] : (!llvm.ptr, i64) -> !llvm.ptr, f32
   %x = memref.load %v[%i, %i] : memref<4x8xf32>
   func.return %x : f32
 }
