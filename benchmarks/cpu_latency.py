@@ -21,7 +21,7 @@ not leak from one implementation into another:
 Latency is the median of ``--runs`` calls after warm-up (ms); GFLOP/s is the
 model's FLOPs (``dagc.stats``: 2 per MAC) over it. Peak memory is the growth of the
 process's resident set from just before the model (or artifact, or session) is
-loaded to the high-water mark after the timed runs (``ru_maxrss``), in MiB: it
+loaded to the high-water mark after the timed runs (``VmHWM``), in MiB: it
 counts weights, intermediates and the runtime's own buffers, not the Python
 interpreter or the imported libraries. Ratios are against torch and ORT of the
 same run. The maximum absolute difference from eager torch is printed for each.
@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -41,16 +40,22 @@ import time
 import numpy as np
 
 
-def _rss_mib() -> float:
-    """The current resident set size of this process, MiB."""
-    with open("/proc/self/statm") as f:
-        pages = int(f.read().split()[1])
-    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+def _status_mib(field: str) -> float:
+    """A ``kB`` field of ``/proc/self/status`` (``VmRSS``, ``VmHWM``), in MiB."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    raise KeyError(field)
 
 
-def _peak_mib() -> float:
-    """The resident set's high-water mark of this process, MiB (Linux: KiB units)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def _reset_peak() -> float:
+    """Reset this process's resident-set high-water mark (``VmHWM``) to its current
+    size (Linux: ``/proc/self/clear_refs``); returns that size, MiB. ``ru_maxrss``
+    would not do: Linux carries it over from the parent across fork and exec."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    return _status_mib("VmRSS")
 
 
 def _worker(task: str, folder: str, name: str, batch: int, runs: int, threads: int) -> dict:
@@ -84,7 +89,7 @@ def _worker(task: str, folder: str, name: str, batch: int, runs: int, threads: i
         model, _ = get_model(name)
         dagc.export_onnx(dagc.import_torch(model.eval(), (torch.from_numpy(x),)), onnx_path)
         return result
-    base = _rss_mib()
+    base = _reset_peak()
     if task == "dagc":
         import dagc.runtime
 
@@ -117,7 +122,7 @@ def _worker(task: str, folder: str, name: str, batch: int, runs: int, threads: i
         raise ValueError(f"unknown task {task!r}")
     result["err"] = float(np.abs(np.asarray(fn()) - ref).max())
     result["ms"] = median_seconds(fn, runs, 3) * 1e3
-    result["peak_mib"] = _peak_mib() - base
+    result["peak_mib"] = _status_mib("VmHWM") - base
     return result
 
 
