@@ -25,7 +25,6 @@ import numpy as np
 
 def _kernel_rows(model_name: str, batch: int, runs: int):
     """``(rows, entry ms)``; a row is ``(kernel, ops, calls, ms per call, flops)``."""
-    import torch
     from xdsl.dialects.func import CallOp, FuncOp
 
     import dagc
@@ -47,7 +46,7 @@ def _kernel_rows(model_name: str, batch: int, runs: int):
         from dagc.compiler.pipeline import run_pipeline
 
         module = run_pipeline(module, pipeline)
-    hoisted, _, entry = hoist_entry(module, CPU_STAGES[0])
+    hoisted, _, _ = hoist_entry(module, CPU_STAGES[0])
     outlined, _ = lower(hoisted, CPU_STAGES[1:2])
 
     calls: Counter[str] = Counter()
@@ -58,11 +57,10 @@ def _kernel_rows(model_name: str, batch: int, runs: int):
     for func in outlined.op.body.ops:
         if isinstance(func, FuncOp) and func.sym_name.data in calls:
             func.sym_visibility = None  # public: callable from Python
-            ops = [o for o in func.walk() if isinstance(o, dag.DagOp)
+            # Outlining inlines a fused region: the kernel's body holds its ops.
+            ops = [o for o in func.body.block.ops if isinstance(o, dag.DagOp)
                    and not isinstance(o, dag.ConstantOp)]
-            kinds[func.sym_name.data] = "+".join(
-                o.name.removeprefix("dag.") for o in ops if o.parent_op() is func or
-                not isinstance(o.parent_op(), dag.DagOp))
+            kinds[func.sym_name.data] = "+".join(o.name.removeprefix("dag.") for o in ops)
             flops[func.sym_name.data] = sum(op_cost(o)[0] for o in ops)
 
     bufferized, _ = lower(outlined, CPU_STAGES[2:CPU_STAGES.index("dagc-bufferize") + 1])
@@ -84,7 +82,6 @@ def _kernel_rows(model_name: str, batch: int, runs: int):
     compiled = dagc.compile(model, inputs)
     xs = [x.numpy() for x in inputs]
     entry_ms = median_seconds(lambda: compiled(*xs), runs, 3) * 1e3
-    del torch, entry
     return rows, entry_ms
 
 

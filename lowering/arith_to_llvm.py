@@ -11,7 +11,6 @@ convert reach these ops through `builtin.unrealized_conversion_cast`s (see
 
 from dataclasses import dataclass
 
-from xdsl.context import Context
 from xdsl.dialects import arith, llvm
 from xdsl.dialects.builtin import (
     DenseIntOrFPElementsAttr,
@@ -24,7 +23,6 @@ from xdsl.dialects.builtin import (
     i64,
 )
 from xdsl.ir import Operation, SSAValue
-from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
     PatternRewriter,
     RewritePattern,
@@ -34,7 +32,7 @@ from xdsl.utils.exceptions import DiagnosticException
 
 from dagc.lowering import llvm_ops
 from dagc.lowering.llvm_types import (
-    apply_lowering_patterns,
+    PatternLoweringPass,
     cast_operands,
     convert_type,
     replace_with_llvm,
@@ -340,7 +338,7 @@ class IndexCastOpLowering(RewritePattern):
 
 
 @dataclass(frozen=True)
-class ConvertArithToLLVMPass(ModulePass):
+class ConvertArithToLLVMPass(PatternLoweringPass):
     """
     Lower the arith dialect to the llvm dialect. `index` becomes `i64`; tensor
     constants must have been bufferized. `arith.{addui,mului,mulsi}_extended` are
@@ -350,8 +348,6 @@ class ConvertArithToLLVMPass(ModulePass):
     name = "convert-arith-to-llvm"
 
     def patterns(self, op: ModuleOp) -> list[RewritePattern]:
-        """The rewrite patterns of this edge, for the module `op` (where some of
-        them declare the functions they call)."""
         return [
             ConstantOpLowering(),
             IntegerBinaryOpLowering(),
@@ -366,6 +362,3 @@ class ConvertArithToLLVMPass(ModulePass):
             CastOpLowering(),
             IndexCastOpLowering(),
         ]
-
-    def apply(self, ctx: Context, op: ModuleOp) -> None:
-        apply_lowering_patterns(op, self.patterns(op))

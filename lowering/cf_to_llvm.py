@@ -10,11 +10,9 @@ ControlFlowToLLVM does.
 
 from dataclasses import dataclass
 
-from xdsl.context import Context
 from xdsl.dialects import cf, llvm
 from xdsl.dialects.builtin import IntegerAttr, ModuleOp, StringAttr, i8, i32, i64
 from xdsl.ir import Block, Operation, SSAValue
-from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
     PatternRewriter,
     RewritePattern,
@@ -25,7 +23,7 @@ from xdsl.traits import SymbolTable
 
 from dagc.lowering import llvm_ops
 from dagc.lowering.llvm_types import (
-    apply_lowering_patterns,
+    PatternLoweringPass,
     cast_operands,
     convert_block_arguments,
 )
@@ -166,20 +164,15 @@ class AssertOpLowering(RewritePattern):
 
 
 @dataclass(frozen=True)
-class ConvertCfToLLVMPass(ModulePass):
+class ConvertCfToLLVMPass(PatternLoweringPass):
     """Lower the cf dialect to llvm branches (see the module docstring)."""
 
     name = "convert-cf-to-llvm"
 
     def patterns(self, op: ModuleOp) -> list[RewritePattern]:
-        """The rewrite patterns of this edge, for the module `op` (where some of
-        them declare the functions they call)."""
         return [
             BranchOpLowering(),
             ConditionalBranchOpLowering(),
             SwitchOpLowering(),
             AssertOpLowering(op),
         ]
-
-    def apply(self, ctx: Context, op: ModuleOp) -> None:
-        apply_lowering_patterns(op, self.patterns(op))

@@ -21,6 +21,7 @@ original types (`replace_with_llvm`). Once every edge has run, xDSL's
 
 from collections.abc import Sequence
 
+from xdsl.context import Context
 from xdsl.dialects import llvm
 from xdsl.dialects.builtin import (
     AffineMapAttr,
@@ -40,6 +41,7 @@ from xdsl.dialects.builtin import (
     i64,
 )
 from xdsl.ir import Attribute, Block, Operation, SSAValue
+from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
     GreedyRewritePatternApplier,
     PatternRewriter,
@@ -232,13 +234,25 @@ def convert_block_arguments(block: Block) -> None:
         new_arg.replace_uses_with_if(result, lambda use, c=cast: use.operation is not c)
 
 
-def apply_lowering_patterns(module: ModuleOp, patterns: Sequence[RewritePattern]) -> None:
+class PatternLoweringPass(ModulePass):
     """
-    Rewrite `module` in one walk with `patterns` (each op with the first pattern
-    that matches it; ops the patterns insert are visited too). Every
-    `convert-*-to-llvm` edge is one such walk, and `convert-to-llvm` runs the
-    patterns of several edges in a single walk (their ops are disjoint).
+    A `convert-*-to-llvm` edge: its `patterns` rewrite a module in one walk (each op
+    with the first pattern that matches it; ops the patterns insert are visited
+    too). `convert-to-llvm` applies the patterns of several edges in a single walk
+    (their ops are disjoint).
     """
+
+    def patterns(self, op: ModuleOp) -> list[RewritePattern]:
+        """The rewrite patterns of this edge, for the module `op` (where some of
+        them declare the functions they call)."""
+        raise NotImplementedError
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        apply_patterns(op, self.patterns(op))
+
+
+def apply_patterns(module: ModuleOp, patterns: Sequence[RewritePattern]) -> None:
+    """Rewrite `module` with `patterns` in one walk (see `PatternLoweringPass`)."""
     PatternRewriteWalker(
         GreedyRewritePatternApplier(list(patterns)), apply_recursively=False
     ).rewrite_module(module)

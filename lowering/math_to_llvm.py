@@ -11,7 +11,6 @@ approximated. `math.rsqrt` becomes `1 / sqrt(x)`.
 
 from dataclasses import dataclass
 
-from xdsl.context import Context
 from xdsl.dialects import llvm, math
 from xdsl.dialects.builtin import (
     BFloat16Type,
@@ -24,7 +23,6 @@ from xdsl.dialects.builtin import (
     f32,
 )
 from xdsl.ir import Attribute, Operation, SSAValue
-from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
     PatternRewriter,
     RewritePattern,
@@ -33,7 +31,7 @@ from xdsl.pattern_rewriter import (
 from xdsl.utils.exceptions import DiagnosticException
 
 from dagc.lowering import llvm_ops
-from dagc.lowering.llvm_types import apply_lowering_patterns, replace_with_llvm
+from dagc.lowering.llvm_types import PatternLoweringPass, replace_with_llvm
 
 _UNARY_INTRINSICS: dict[type[Operation], type[Operation]] = {
     math.CeilOp: llvm.FCeilOp,
@@ -250,7 +248,7 @@ class LibmCallLowering(RewritePattern):
 
 
 @dataclass(frozen=True)
-class ConvertMathToLLVMPass(ModulePass):
+class ConvertMathToLLVMPass(PatternLoweringPass):
     """
     Lower the math dialect to llvm intrinsics and libm calls (see the module
     docstring). `math.ipowi` is not supported and is left in place.
@@ -259,8 +257,6 @@ class ConvertMathToLLVMPass(ModulePass):
     name = "convert-math-to-llvm"
 
     def patterns(self, op: ModuleOp) -> list[RewritePattern]:
-        """The rewrite patterns of this edge, for the module `op` (where some of
-        them declare the functions they call)."""
         return [
             UnaryIntrinsicLowering(),
             AbsFOpLowering(),
@@ -271,6 +267,3 @@ class ConvertMathToLLVMPass(ModulePass):
             IntegerIntrinsicLowering(),
             LibmCallLowering(op),
         ]
-
-    def apply(self, ctx: Context, op: ModuleOp) -> None:
-        apply_lowering_patterns(op, self.patterns(op))

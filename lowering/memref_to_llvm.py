@@ -32,7 +32,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from math import prod
 
-from xdsl.context import Context
 from xdsl.dialects import llvm, memref
 from xdsl.dialects.builtin import (
     DenseIntOrFPElementsAttr,
@@ -47,7 +46,6 @@ from xdsl.dialects.builtin import (
     i64,
 )
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
-from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
     PatternRewriter,
     RewritePattern,
@@ -59,7 +57,7 @@ from xdsl.utils.exceptions import DiagnosticException
 
 from dagc.lowering import llvm_ops
 from dagc.lowering.llvm_types import (
-    apply_lowering_patterns,
+    PatternLoweringPass,
     cast_operands,
     convert_type,
     element_byte_size,
@@ -468,7 +466,7 @@ class CopyOpLowering(RewritePattern):
 
 
 @dataclass(frozen=True)
-class ConvertMemRefToLLVMPass(ModulePass):
+class ConvertMemRefToLLVMPass(PatternLoweringPass):
     """
     Lower memrefs with static shapes and layouts to `!llvm.ptr` and the llvm
     dialect, with the bare pointer convention (see the module docstring).
@@ -477,8 +475,6 @@ class ConvertMemRefToLLVMPass(ModulePass):
     name = "convert-memref-to-llvm"
 
     def patterns(self, op: ModuleOp) -> list[RewritePattern]:
-        """The rewrite patterns of this edge, for the module `op` (where some of
-        them declare the functions they call)."""
         return [
             LoadOpLowering(),
             StoreOpLowering(),
@@ -492,6 +488,3 @@ class ConvertMemRefToLLVMPass(ModulePass):
             GetGlobalOpLowering(),
             CopyOpLowering(op),
         ]
-
-    def apply(self, ctx: Context, op: ModuleOp) -> None:
-        apply_lowering_patterns(op, self.patterns(op))

@@ -28,7 +28,7 @@ from xdsl.utils.exceptions import DiagnosticException
 from dagc.lowering.arith_to_llvm import ConvertArithToLLVMPass
 from dagc.lowering.cf_to_llvm import ConvertCfToLLVMPass
 from dagc.lowering.func_to_llvm import ConvertFuncToLLVMPass
-from dagc.lowering.llvm_types import apply_lowering_patterns
+from dagc.lowering.llvm_types import PatternLoweringPass, apply_patterns
 from dagc.lowering.math_to_llvm import ConvertMathToLLVMPass
 from dagc.lowering.memref_to_llvm import ConvertMemRefToLLVMPass
 from dagc.lowering.parallel_to_threads import ParallelToThreadsPass
@@ -40,19 +40,13 @@ class _OneWalkPass(ModulePass):
 
     name = "dagc-std-to-llvm-one-walk"
 
-    edges: tuple[
-        ConvertMathToLLVMPass
-        | ConvertArithToLLVMPass
-        | ConvertMemRefToLLVMPass
-        | ConvertCfToLLVMPass,
-        ...,
-    ]
+    edges: tuple[PatternLoweringPass, ...]
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         patterns: list[RewritePattern] = []
         for edge in self.edges:
             patterns += edge.patterns(op)
-        apply_lowering_patterns(op, patterns)
+        apply_patterns(op, patterns)
 
 
 PIPELINE: tuple[ModulePass, ...] = (
