@@ -10,10 +10,13 @@ The CPU pipeline (``dag-to-llvm``), one registered pass per stage::
     dagc-bufferize          tensors -> memrefs, results -> out-parameters
     dagc-plan-memory        each function's intermediates in one arena, reused by
                             liveness (greedy by size)
-    dagc-linalg-to-microkernels  f32 matmul/conv -> packed GEMM with AVX-512/AVX2
-                            micro-kernels (llvm vector ops); the rest stays linalg
+    dagc-linalg-to-microkernels  f32 matmul/conv/batched contractions -> packed GEMM
+                            with AVX-512/AVX2 micro-kernels (llvm vector ops) and
+                            their fused epilogues, direct depthwise conv; the rest
+                            stays linalg
     dagc-linalg-generalize  named linalg ops -> linalg.generic
     dagc-linalg-to-loops{parallel=true}  linalg.generic -> scf.parallel of scf.for loops
+    dagc-math-approximation  f32 exp/erf/tanh -> arith polynomials (vectorizable)
     dagc-parallel-to-threads  outermost parallel loops worth it -> functions run by a
                             libgomp thread team (DAGC_NUM_THREADS); others -> scf.for
     convert-to-llvm         scf/cf/arith/math/memref/func -> llvm dialect
