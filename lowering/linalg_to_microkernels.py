@@ -23,11 +23,15 @@ innermost strides,
   output `F x OH*OW` as C;
 - depthwise convolution (`conv_2d_ngchw_gfchw` with one input and one output
   channel per group, horizontal stride 1 or 2): a direct kernel, see
-  :func:`emit_depthwise`.
+  :func:`emit_depthwise`;
+- max pooling (the window-max `linalg.generic` of `dag-to-linalg`, MLIR's
+  `linalg.pooling_nchw_max`, recognized by :meth:`_Conv.of_max_pool`): the same
+  direct kernel with maximums instead of multiply-adds.
 
 A convolution whose input is a zero-padded copy (a zero fill, then a copy into its
 interior) reads the unpadded input instead: im2col writes the zeros of the
-padding, the depthwise kernel pads one channel at a time, in cache.
+padding, the depthwise kernel pads one channel at a time, in cache (a pooling's
+``-inf`` padding likewise).
 
 The kernels absorb the elementwise ops around them (:class:`Fusion`): the op that
 initializes C before (a zero fill, a bias broadcast) gives the accumulators their
@@ -39,7 +43,7 @@ GEMM
 The loop nest of a GotoBLAS / BLIS GEMM (Goto and van de Geijn, "Anatomy of
 high-performance matrix multiplication", TOMS 2008; Van Zee and van de Geijn,
 "BLIS", TOMS 2015): `K` is split into blocks of `KC = 256`, `M` into balanced
-blocks of at most `MC = 120` rows (the `MC x KC` block of A is read once per column panel and
+blocks of at most `MC = 252` rows (the `MC x KC` block of A is read once per column panel and
 stays in L2), then `N` into panels of `NR = 2 x 16` columns, then the rows into
 micro-tiles of `MR = 6`. Each `KC x NR` panel of B is first copied to a contiguous
 32 KiB buffer (when more than one row tile reuses it, or B's columns are not
@@ -67,8 +71,9 @@ packed-B buffer; the rows and columns past the whole tiles and panels belong to 
 last row block and column range. A batch of GEMMs adds the batch index as the
 outermost dimension of the same `scf.parallel` (one fork-join for all). Chunks write
 disjoint blocks of C (and of the epilogue's destination): the body is race-free. The
-im2col copy of a large convolution is an `scf.parallel` over the rows of the column
-buffer, a large depthwise convolution one over images and channels.
+im2col copy of a large convolution is an `scf.parallel` over the input channels and
+window rows (each writing `KW` rows of the column buffer by vectors), a large
+depthwise convolution or pooling one over images and channels.
 
 Emission
 --------
@@ -96,8 +101,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import cache
-from math import prod
+from math import inf, prod
 
+from dagc.lowering import llvm_ops
 from dagc.lowering.llvm_types import strided_layout
 from dagc.lowering.math_approximation import EXPANSIONS, ApproximateMath
 from xdsl.context import Context
@@ -131,7 +137,14 @@ from xdsl.dialects.linalg.ops import (
     TransposeOp,
 )
 from xdsl.ir import Attribute, Block, BlockArgument, Operation, Region, SSAValue
-from xdsl.ir.affine import AffineConstantExpr, AffineDimExpr, AffineMap
+from xdsl.ir.affine import (
+    AffineBinaryOpExpr,
+    AffineBinaryOpKind,
+    AffineConstantExpr,
+    AffineDimExpr,
+    AffineExpr,
+    AffineMap,
+)
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
     GreedyRewritePatternApplier,
@@ -159,8 +172,12 @@ NR = NV * LANES
 KC = 256
 """Depth of a block of K."""
 
-MC = 120
-"""Most rows of A in a block (``MC x KC`` floats, 120 KiB, stay in L2)."""
+MC = 252
+"""Most rows of A in a block (``MC x KC`` floats, 252 KiB, stay in a 1 MiB L2). Up
+to 252 output channels (ResNet's 64..256) are one block, so each panel of B is
+packed once and a GEMM's chunks are column ranges only: measured on ResNet-18's
+3x3 convolutions (Zen 5, one thread) 4-7% faster than 120 rows at 128 and 64->128
+stride 2, equal at 64, 256 and 512."""
 
 PARALLEL_MIN_FLOPS = 1 << 21
 """Kernels of fewer flops (2 per multiply-add; about 20 us on one core) run on one
@@ -352,11 +369,11 @@ def _first(b: _Builder, count: int) -> SSAValue:
     return _mask(b, [i < count for i in range(LANES)])
 
 
-def _zeros(b: _Builder, lanes: int = LANES) -> SSAValue:
-    """A constant ``vector<lanes x f32>`` of zeros."""
+def _zeros(b: _Builder, lanes: int = LANES, value: float = 0.0) -> SSAValue:
+    """A constant ``vector<lanes x f32>`` of zeros (or of ``value``)."""
     vtype = VectorType(f32, [lanes])
     return b.add(llvm.ConstantOp(
-        DenseIntOrFPElementsAttr.from_list(vtype, [0.0] * lanes), vtype)).results[0]
+        DenseIntOrFPElementsAttr.from_list(vtype, [value] * lanes), vtype)).results[0]
 
 
 def _load(
@@ -548,6 +565,37 @@ def _steps(amap: AffineMap, strides: Sequence[int],
         else:
             return None
     return steps, offset
+
+
+def _linear_form(expr: AffineExpr, dims: int) -> tuple[list[int], int] | None:
+    """``expr`` as ``sum(coefficients[d] * d_d) + constant``; None when it is not
+    linear in the dims (a product of dims, mod, division, a symbol)."""
+    if isinstance(expr, AffineDimExpr):
+        return [int(d == expr.position) for d in range(dims)], 0
+    if isinstance(expr, AffineConstantExpr):
+        return [0] * dims, expr.value
+    if not isinstance(expr, AffineBinaryOpExpr) or expr.kind not in (
+            AffineBinaryOpKind.Add, AffineBinaryOpKind.Mul):
+        return None
+    lhs, rhs = _linear_form(expr.lhs, dims), _linear_form(expr.rhs, dims)
+    if lhs is None or rhs is None:
+        return None
+    if expr.kind == AffineBinaryOpKind.Add:
+        return [x + y for x, y in zip(lhs[0], rhs[0])], lhs[1] + rhs[1]
+    if any(rhs[0]):
+        lhs, rhs = rhs, lhs
+    if any(rhs[0]):
+        return None  # a product of dims
+    return [x * rhs[1] for x in lhs[0]], lhs[1] * rhs[1]
+
+
+def _coefficients(amap: AffineMap) -> tuple[list[list[int]], list[int]] | None:
+    """The coefficient of each dim in each result of ``amap`` and each result's
+    constant, None unless every result is linear in the dims (:func:`_linear_form`)."""
+    forms = [_linear_form(r, amap.num_dims) for r in amap.results]
+    if amap.num_symbols or any(f is None for f in forms):
+        return None
+    return [f[0] for f in forms], [f[1] for f in forms]  # pyright: ignore
 
 
 def _aliases(root: SSAValue) -> list[SSAValue]:
@@ -1601,11 +1649,11 @@ def _multiply_add(block: Block) -> bool:
 
 
 def _unpadded(
-    op: Operation, x: SSAValue
+    op: Operation, x: SSAValue, border: float = 0.0
 ) -> tuple[SSAValue, tuple[int, int], list[Operation]] | None:
-    """When the input ``x`` of the convolution ``op`` views a buffer that only
-    holds a zero-padded copy of a 4-D memref: a ``linalg.fill`` of zeros over the
-    whole buffer, then a ``memref.copy`` of the source into a unit-stride subview
+    """When the input ``x`` of the window op ``op`` (a convolution, a pooling)
+    views a buffer that only holds a copy of a 4-D memref padded with ``border``:
+    a ``linalg.fill`` of ``border`` over the whole buffer, then a ``memref.copy`` of the source into a unit-stride subview
     at spatial offsets (top, left), nothing else using the buffer but ``op`` and
     deallocs. Returns the source, the offsets and the fill and the copy."""
     root = _root(x)
@@ -1618,7 +1666,7 @@ def _unpadded(
     (fill,), (copy,) = fills, copies
     value = fill.inputs[0].owner
     if not (isinstance(value, arith.ConstantOp) and isinstance(value.value, FloatAttr)
-            and value.value.value.data == 0.0 and fill.outputs[0] is root):
+            and value.value.value.data == border and fill.outputs[0] is root):
         return None
     view, src = copy.destination.owner, copy.source
     if not (isinstance(view, memref.SubviewOp) and view.source is root and not view.offsets
@@ -1642,12 +1690,16 @@ class _Conv:
     """A 2-D convolution on grouped views: x ``N x G x C x H x W``, w ``G x F x C x
     KH x KW``, out ``N x G x F x OH x OW`` (G = 1 for a plain convolution), with
     the layouts (shape, strides, offset) of each and the window's stride and
-    dilation. ``x`` is read with zeros around it: ``pad`` (top, left) rows and
-    columns, up to ``padded`` (height, width) in all; ``padding`` are the ops
-    that built the padded copy the convolution op reads (erased with it)."""
+    dilation. ``x`` is read with ``border`` around it: ``pad`` (top, left) rows
+    and columns, up to ``padded`` (height, width) in all; ``padding`` are the ops
+    that built the padded copy the op reads (erased with it).
+
+    A max pooling is the same window walk without weights (``w`` None, its layout
+    only the window's shape ``C x 1 x 1 x KH x KW``, one channel per group) and a
+    maximum instead of multiply-adds, read with ``-inf`` around it."""
 
     x: SSAValue
-    w: SSAValue
+    w: SSAValue | None
     out: SSAValue
     lx: tuple[tuple[int, ...], tuple[int, ...], int]
     lw: tuple[tuple[int, ...], tuple[int, ...], int]
@@ -1657,6 +1709,7 @@ class _Conv:
     pad: tuple[int, int]
     padded: tuple[int, int]
     padding: list[Operation]
+    border: float = 0.0
 
     @staticmethod
     def of(op: Conv2DNchwFchwOp | Conv2DNgchwGfchwOp) -> _Conv | None:
@@ -1684,6 +1737,61 @@ class _Conv:
             sx, tx = (n, sx[1], per, h, wd), (t0, per * t1, t1, t2, t3)
         return _Conv(x, w, out, (sx, tx, ox), (sw, tw, ow), (so, to, oo),
                      stride, dilation, pad, padded, padding)  # pyright: ignore
+
+    @staticmethod
+    def of_max_pool(op: GenericOp) -> _Conv | None:
+        """The max pooling ``op`` computes, recognized from its indexing maps and
+        body, as ``dag-to-linalg``'s ``pool_window`` writes one (MLIR's
+        ``linalg.pooling_nchw_max``): inputs x ``N x C x H x W`` and a ``KH x KW``
+        window, loops ``(n, c, oh, ow, kh, kw)`` (the last two reductions), x read
+        at ``(n, c, oh*sh + kh*dh, ow*sw + kw*dw)``, the output ``N x C x OH x OW``
+        at ``(n, c, oh, ow)``, a body ``maximumf(out, x)`` (either order). None for
+        any other op, or when a layout is not static f32 with unit column strides."""
+        if op.results or len(op.inputs) != 2 or len(op.outputs) != 1:
+            return None
+        iterators = [it.data for it in op.get_iterator_types()]
+        if iterators != [IteratorType.PARALLEL] * 4 + [IteratorType.REDUCTION] * 2:
+            return None
+        body = list(op.body.block.ops)
+        acc, value = op.body.block.args[2], op.body.block.args[0]
+        if not (len(body) == 2 and isinstance(body[0], arith.MaximumfOp)
+                and set(body[0].operands) == {acc, value}
+                and tuple(body[1].operands) == tuple(body[0].results)):
+            return None
+        xmap, wmap, omap = (_coefficients(m.data) for m in op.get_indexing_maps())
+
+        def projection(*dims: int) -> tuple[list[list[int]], list[int]]:
+            return [[int(d == i) for d in range(6)] for i in dims], [0] * len(dims)
+
+        if xmap is None or omap != projection(0, 1, 2, 3) or wmap != projection(4, 5):
+            return None
+        rows, offsets = xmap
+        (sh, dh), (sw, dw) = (rows[2][2], rows[2][4]), (rows[3][3], rows[3][5])
+        if (any(offsets) or rows[:2] != projection(0, 1)[0]
+                or rows[2] != [0, 0, sh, 0, dh, 0] or rows[3] != [0, 0, 0, sw, 0, dw]):
+            return None
+        (x, window), (out,) = op.inputs, op.outputs
+        lx, lo = _layout(x), _layout(out)
+        kernel = window.type.get_shape()  # pyright: ignore
+        if lx is None or lo is None or lx[1][3] != 1 or lo[1][3] != 1:
+            return None
+        (n, c, _, _), tx, ox = lx
+        (_, _, oh, owd), to, oo = lo
+        padded, pad, padding = lx[0][2:], (0, 0), []
+        unpadded = _unpadded(op, x, -inf)
+        if unpadded is not None:
+            x, pad, padding = unpadded
+            (_, _, h, wd), tx, ox = _layout(x)  # pyright: ignore
+        else:
+            h, wd = padded
+
+        def grouped(t: Sequence[int]) -> tuple[int, ...]:
+            return (t[0], t[1], t[1], t[2], t[3])  # one channel per group
+
+        return _Conv(x, None, out, ((n, c, 1, h, wd), grouped(tx), ox),
+                     ((c, 1, 1, *kernel), (0,) * 5, 0),
+                     ((n, c, 1, oh, owd), grouped(to), oo),
+                     (sh, sw), (dh, dw), pad, padded, padding, -inf)
 
     @property
     def depthwise(self) -> bool:
@@ -1768,67 +1876,99 @@ def _conv_gemm(b: _Builder, conv: _Conv, fusion: Fusion, parallel: bool) -> None
 
 def _im2col(b: _Builder, conv: _Conv, col: SSAValue, ni, gi, parallel: bool) -> None:
     """``col[(ci*KH + i)*KW + j, y*OW + z] = x[ni, gi, ci, y*sh + i*dh - top,
-    z*sw + j*dw - left]``, 0 outside x (the padding); an ``scf.parallel`` over the
-    rows of ``col`` when it is large."""
+    z*sw + j*dw - left]``, 0 outside x (the padding): per row of ``col`` and
+    output row ``y``, the columns ``z`` whose input is inside x (a static range
+    for each ``j``, unrolled) are copied by vectors (:func:`_copy_run`), the others
+    zeroed; an ``scf.parallel`` over the ``(ci, i)`` rows of ``col`` when it is
+    large."""
     (_, _, c, h, wd), _, _ = conv.lx
     (_, _, _, kh, kw), _, _ = conv.lw
     (_, _, _, oh, owd), _, _ = conv.lo
     (sh, sw), (dh, dw), (top, left) = conv.stride, conv.dilation, conv.pad
     cm = _Matrix(col, 0, oh * owd)
 
-    def rows(b: _Builder, ci, i, j) -> None:
+    def rows(b: _Builder, ci, i) -> None:
         xm, cmm = conv.plane(b, ni, gi, ci).at(b), cm.at(b)
-        row = b.linear([(ci, kh * kw), (i, kw), (j, 1)])
-        zero = b.add(llvm.ConstantOp(FloatAttr(0.0, f32), f32)).results[0]
-        # Output rows [y0, y1) and columns [z0, z1) read inside x.
+        # Output rows [y0, y1) read inside x.
         y0, y1 = (b.ceildiv_clamped(b.linear([(i, -dh)], lim), sh, oh) for lim in (top, top + h))
-        z0, z1 = (b.ceildiv_clamped(b.linear([(j, -dw)], lim), sw, owd)
-                  for lim in (left, left + wd))
+        for j in range(kw):
+            row = b.linear([(ci, kh * kw), (i, kw)], j)
+            # Output columns [z0, z1) read inside x.
+            z0, z1 = (min(max(-(-(lim - j * dw) // sw), 0), owd) for lim in (left, left + wd))
 
-        def zeros(b: _Builder, y, lo, hi) -> None:
-            b.loop(lo, hi, 1, lambda b, z, _: _store(
-                b, zero, cmm, row, b.linear([(y, owd), (z, 1)])) or [])
-
-        def inside(b: _Builder, y, _):
-            zeros(b, y, 0, z0)
-            hy = b.linear([(y, sh), (i, dh)], -top)
-
-            def copy(b: _Builder, z, _):
-                value = _load(b, xm, hy, b.linear([(z, sw), (j, dw)], -left), 1)
-                _store(b, value, cmm, row, b.linear([(y, owd), (z, 1)]))
+            def zero_rows(b: _Builder, y, _):
+                _copy_run(b, cmm, row, b.linear([(y, owd)]), None, 0, 0, owd)
                 return []
 
-            b.loop(z0, z1, 1, copy)
-            zeros(b, y, z1, owd)
+            def inside(b: _Builder, y, _):
+                at = b.linear([(y, owd)])
+                _copy_run(b, cmm, row, at, None, 0, 0, z0)
+                hy = b.linear([(y, sh), (i, dh)], -top)
+                _copy_run(b, cmm, row, b.linear([(at, 1)], z0), xm, hy,
+                          z0 * sw + j * dw - left, z1 - z0, sw)
+                _copy_run(b, cmm, row, b.linear([(at, 1)], z1), None, 0, 0, owd - z1)
+                return []
+
+            b.loop(0, y0, 1, zero_rows)
+            b.loop(y0, y1, 1, inside)
+            b.loop(y1, oh, 1, zero_rows)
+
+    if parallel and c * kh * kw * oh * owd >= PARALLEL_MIN_COPY and c * kh > 1:
+        b.parallel([c, kh], lambda b, ivs: rows(b, *ivs))
+        return
+    b.loop(0, c, 1, lambda b, ci, _: b.loop(
+        0, kh, 1, lambda b, i, _: rows(b, ci, i) or []) or [])
+
+
+def _strided_vector(b: _Builder, m: _Matrix, row, col, step: int, count: int) -> SSAValue:
+    """``vector<16xf32>`` of ``m[row, col + t*step]`` for ``t < count`` (``count
+    <= 16``, the other lanes 0): a (masked) load for ``step`` 1; for ``step`` 2 a
+    load of ``2*count`` floats masked to the even lanes, whose even lanes are kept
+    (``llvm.shufflevector``)."""
+    if step == 1:
+        return _load(b, m, row, col, LANES, None if count == LANES else _first(b, count))
+    assert step == 2
+    lanes = _mask(b, [q % 2 == 0 and q // 2 < count for q in range(2 * LANES)])
+    return _shuffle(b, _load(b, m, row, col, 2 * LANES, lanes), range(0, 2 * LANES, 2))
+
+
+def _copy_run(b: _Builder, dst: _Matrix, drow, dcol, src: _Matrix | None, srow, scol,
+              count: int, step: int = 1, fill: float = 0.0) -> None:
+    """``dst[drow, dcol + t] = src[srow, scol + t*step]`` (``fill`` without
+    ``src``) for ``t < count`` (static): by vectors of 16, the last masked, for
+    ``step`` 1 or 2 (:func:`_strided_vector`), else one element at a time."""
+    if count <= 0:
+        return
+    if src is not None and step > 2:
+        def element(b: _Builder, t, _):
+            value = _load(b, src, srow, b.linear([(scol, 1), (t, step)]), 1)
+            _store(b, value, dst, drow, b.linear([(dcol, 1), (t, 1)]))
             return []
 
-        for lo, hi in ((0, y0), (y1, oh)):
-            b.loop(lo, hi, 1, lambda b, y, _: zeros(b, y, 0, owd) or [])
-        b.loop(y0, y1, 1, inside)
-
-    if parallel and c * kh * kw * oh * owd >= PARALLEL_MIN_COPY and c * kh * kw > 1:
-        b.parallel([c, kh, kw], lambda b, ivs: rows(b, *ivs))
+        b.loop(0, count, 1, element)
         return
-    b.loop(0, c, 1, lambda b, ci, _: b.loop(0, kh, 1, lambda b, i, _: b.loop(
-        0, kw, 1, lambda b, j, _: rows(b, ci, i, j) or []) or []) or [])
+    if src is None:
+        filled = _zeros(b, value=fill)
+
+    def vector(b: _Builder, t, lanes: int) -> None:
+        value = filled if src is None else _strided_vector(
+            b, src, srow, b.linear([(scol, 1), (t, step)]), step, lanes)
+        _store(b, value, dst, drow, b.linear([(dcol, 1), (t, 1)]),
+               None if lanes == LANES else _first(b, lanes))
+
+    full = count - count % LANES
+    b.loop(0, full, LANES, lambda b, t, _: vector(b, t, LANES) or [])
+    if count > full:
+        vector(b, full, count - full)
 
 
 def _copy_plane(b: _Builder, dst: _Matrix, src: _Matrix | None, rows: int, cols: int,
-                at: tuple[int, int] = (0, 0)) -> None:
-    """``dst[at[0] + r, at[1] + c] = src[r, c]`` (0 without ``src``) for ``r <
-    rows``, ``c < cols``, by vectors of 16 (the last of a row masked)."""
-    zero = _zeros(b)
-    full = cols - cols % LANES
-
-    def vector(b: _Builder, r, c0, count: int) -> None:
-        mask = None if count == LANES else _first(b, count)
-        value = zero if src is None else _load(b, src, r, c0, LANES, mask)
-        _store(b, value, dst, b.linear([(r, 1)], at[0]), b.linear([(c0, 1)], at[1]), mask)
+                at: tuple[int, int] = (0, 0), fill: float = 0.0) -> None:
+    """``dst[at[0] + r, at[1] + c] = src[r, c]`` (``fill`` without ``src``) for
+    ``r < rows``, ``c < cols`` (:func:`_copy_run` per row)."""
 
     def row(b: _Builder, r, _):
-        b.loop(0, full, LANES, lambda b, c0, _: vector(b, r, c0, LANES) or [])
-        if cols > full:
-            vector(b, r, full, cols - full)
+        _copy_run(b, dst, b.linear([(r, 1)], at[0]), at[1], src, r, 0, cols, fill=fill)
         return []
 
     b.loop(0, rows, 1, row)
@@ -1836,16 +1976,18 @@ def _copy_plane(b: _Builder, dst: _Matrix, src: _Matrix | None, rows: int, cols:
 
 def emit_depthwise(b: _Builder, conv: _Conv, fusion: Fusion, parallel: bool) -> None:
     """Emit a depthwise convolution (``conv.depthwise``: one input and one output
-    channel per group) directly: per image and channel, per output row, vectors of
-    16 output columns (the last one masked) accumulate ``KH * KW`` fused
-    multiply-adds of broadcast weights and input vectors (starting from the fused
-    init, or the output), then the fused epilogue and a store. A horizontal stride
-    of 2 loads 32 consecutive inputs (masked to the even lanes) and keeps the even
-    lanes (``llvm.shufflevector``). With padding, each channel is first copied
-    into the interior of a buffer of the padded size whose border is zero (one per
-    chunk of channels, in cache, instead of the whole padded input in memory). The
-    channels (of all images) are split into balanced chunks, an ``scf.parallel``
-    when the convolution is large."""
+    channel per group), or a max pooling (``conv.w`` None), directly: per image
+    and channel, per output row, vectors of 16 output columns (the last one
+    masked) accumulate ``KH * KW`` fused multiply-adds of broadcast weights and
+    input vectors (for a pooling, maximums of the input vectors; NaN propagates,
+    as ``arith.maximumf``), starting from the fused init, or the output, then the
+    fused epilogue and a store. A horizontal stride of 2 loads 32 consecutive
+    inputs (masked to the even lanes) and keeps the even lanes
+    (``llvm.shufflevector``). With padding, each channel is first copied into the
+    interior of a buffer of the padded size whose border is ``conv.border`` (one
+    per chunk of channels, in cache, instead of the whole padded input in
+    memory). The channels (of all images) are split into balanced chunks, an
+    ``scf.parallel`` when the kernel is large."""
     (n, g, _, h, wd), _, _ = conv.lx
     (_, _, _, kh, kw), tw, ow = conv.lw
     (_, _, _, oh, owd), _, _ = conv.lo
@@ -1857,30 +1999,31 @@ def emit_depthwise(b: _Builder, conv: _Conv, fusion: Fusion, parallel: bool) -> 
 
     def channel(b: _Builder, ni, gi, scratch: _Matrix | None) -> None:
         xm = conv.plane(b, ni, gi, 0).at(b)
-        if scratch is not None:  # the padded channel (its border is zero)
+        if scratch is not None:  # the padded channel (its border is conv.border)
             _copy_plane(b, scratch, xm, h, wd, (top, left))
             xm = scratch
-        wm = _Matrix(conv.w, b.linear([(gi, tw[0])], ow), tw[3], tw[4]).at(b)
         om = out.matrix(b, (ni, gi)).at(b)
         bound = fusion.bind(b, (ni, gi))
         fused = None if bound is None else bound.at(b)
-        weights = [_splat(b, _load(b, wm, i, j, 1), LANES) for i in range(kh) for j in range(kw)]
+        if conv.w is None:
+            def combine(b: _Builder, acc: SSAValue, xv: SSAValue, _: int) -> SSAValue:
+                return b.add(llvm_ops.FMaximumOp(acc, xv)).results[0]
+        else:
+            wm = _Matrix(conv.w, b.linear([(gi, tw[0])], ow), tw[3], tw[4]).at(b)
+            weights = [_splat(b, _load(b, wm, i, j, 1), LANES)
+                       for i in range(kh) for j in range(kw)]
+
+            def combine(b: _Builder, acc: SSAValue, xv: SSAValue, tap: int) -> SSAValue:
+                return b.add(llvm.FMAOp(weights[tap], xv, acc)).results[0]
 
         def vectors(b: _Builder, y, x0, count: int) -> None:
             p = b.linear([(y, owd), (x0, 1)])
             mask = None if count == LANES else _first(b, count)
-            if sw > 1:  # the lanes of a wide load that are inputs
-                lanes = _mask(b, [q % sw == 0 and q // sw < count for q in range(LANES * sw)])
             (acc,) = _tile_start(b, om, fused, True, 0, 1, p, 1, mask)
             for i in range(kh):
                 for j in range(kw):
                     row, at = b.linear([(y, sh)], i * dh), b.linear([(x0, sw)], j * dw)
-                    if sw == 1:
-                        xv = _load(b, xm, row, at, LANES, mask)
-                    else:
-                        wide = _load(b, xm, row, at, LANES * sw, lanes)
-                        xv = _shuffle(b, wide, range(0, LANES * sw, sw))
-                    acc = b.add(llvm.FMAOp(weights[i * kw + j], xv, acc)).results[0]
+                    acc = combine(b, acc, _strided_vector(b, xm, row, at, sw, count), i * kw + j)
             _tile_store(b, [acc], om, fused, True, 0, 1, p, 1, mask)
 
         def row(b: _Builder, y, _):
@@ -1903,7 +2046,7 @@ def emit_depthwise(b: _Builder, conv: _Conv, fusion: Fusion, parallel: bool) -> 
         if padded:
             buffer = b.add(memref.AllocOp.get(f32, 64, [hp * wp])).results[0]
             scratch = _Matrix(_pointer(b, buffer), 0, wp)
-            _copy_plane(b, scratch, None, hp, wp)
+            _copy_plane(b, scratch, None, hp, wp, fill=conv.border)
 
         def each(b: _Builder, at, _):
             if n == 1 or isinstance(at, int):
@@ -1942,17 +2085,38 @@ class ConvToMicroKernels(RewritePattern):
         if conv is None:
             return
         if conv.depthwise:
-            emit = emit_depthwise
+            _replace_window_op(op, conv, emit_depthwise, self.parallel, rewriter)
         elif conv.gemm:
-            emit = _conv_gemm
-        else:
-            return
-        out, space = conv.output()
-        fusion = Fusion.match(op, out, space, op.inputs, rewriter)
-        emit(_Builder(op.parent_block(), op), conv, fusion, self.parallel)  # pyright: ignore
-        fusion.erase(rewriter)
-        rewriter.erase(op)
-        conv.erase(rewriter)
+            _replace_window_op(op, conv, _conv_gemm, self.parallel, rewriter)
+
+
+@dataclass
+class MaxPoolToMicroKernels(RewritePattern):
+    """A max pooling ``linalg.generic`` on f32 memrefs (see
+    :meth:`_Conv.of_max_pool`) -> the depthwise kernel's window walk with
+    maximums, with the elementwise ops around it fused (see :class:`Fusion`)."""
+
+    parallel: bool = True
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: GenericOp, rewriter: PatternRewriter, /):
+        pool = _Conv.of_max_pool(op)
+        if pool is not None and pool.depthwise:
+            _replace_window_op(op, pool, emit_depthwise, self.parallel, rewriter)
+
+
+def _replace_window_op(op: Operation, conv: _Conv,
+                       emit: Callable[[_Builder, _Conv, Fusion, bool], None],
+                       parallel: bool, rewriter: PatternRewriter) -> None:
+    """Replace the convolution or pooling ``op`` (computing ``conv``), the
+    elementwise ops fused into it and the ops that padded its input by the kernel
+    ``emit`` writes."""
+    out, space = conv.output()
+    fusion = Fusion.match(op, out, space, op.operands[:-1], rewriter)
+    emit(_Builder(op.parent_block(), op), conv, fusion, parallel)  # pyright: ignore
+    fusion.erase(rewriter)
+    rewriter.erase(op)
+    conv.erase(rewriter)
 
 
 @dataclass(frozen=True)
@@ -1975,6 +2139,7 @@ class LinalgToMicroKernelsPass(ModulePass):
         PatternRewriteWalker(
             GreedyRewritePatternApplier([MatmulToMicroKernels(self.parallel),
                                          ContractionToMicroKernels(self.parallel),
-                                         ConvToMicroKernels(self.parallel)]),
+                                         ConvToMicroKernels(self.parallel),
+                                         MaxPoolToMicroKernels(self.parallel)]),
             apply_recursively=False,
         ).rewrite_module(op)

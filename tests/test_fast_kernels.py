@@ -60,13 +60,17 @@ def test_matmul(m, k, n):
          "dilation": (1, 2), "groups": 4, "bias": False},
         {"in_channels": 6, "out_channels": 10, "kernel_size": (3, 2), "padding": 2,
          "dilation": 2, "groups": 2, "bias": False},
+        {"in_channels": 3, "out_channels": 8, "kernel_size": 7, "stride": 2, "padding": 3},
+        {"in_channels": 3, "out_channels": 20, "kernel_size": 3, "stride": 3},
     ],
-    ids=["3x3s2", "1x1", "depthwise", "depthwise-s2", "depthwise-dilated", "grouped-dilated"],
+    ids=["3x3s2", "1x1", "depthwise", "depthwise-s2", "depthwise-dilated", "grouped-dilated",
+         "7x7s2", "patch-s3"],
 )
 def test_conv2d(conv):
-    """im2col + GEMM, the direct 1x1 GEMM, the depthwise kernel (stride 1 and 2,
-    padding, dilation, masked edge columns) and grouped convolution, each with a
-    fused ReLU, on a batch of 2."""
+    """im2col + GEMM (vector copies at stride 1 and 2 with the padding's zeros, one
+    element at a time at stride 3), the direct 1x1 GEMM, the depthwise kernel
+    (stride 1 and 2, padding, dilation, masked edge columns) and grouped
+    convolution, each with a fused ReLU, on a batch of 2."""
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Conv2d(**conv), torch.nn.ReLU()).eval()
     x = torch.randn(2, conv["in_channels"], 11, 13)
@@ -74,6 +78,39 @@ def test_conv2d(conv):
     with torch.no_grad():
         ref = model(x)
     torch.testing.assert_close(compiled(x), ref, rtol=1e-4, atol=1e-4)
+
+
+class MaxPool(torch.nn.Module):
+    def __init__(self, *args):
+        super().__init__()
+        self.args = args
+
+    def forward(self, x):
+        return torch.nn.functional.max_pool2d(x, *self.args)
+
+
+@pytest.mark.parametrize("args", [(3, 2, 1), (2, 2), (3, 1, 1), ((3, 2), (2, 1), (1, 0)),
+                                  (3, 2, 1, 2), (2, 2, 0, 1, True)],
+                         ids=["3x3s2p1", "2x2s2", "3x3s1p1", "3x2-strides-2x1", "dilated",
+                              "ceil-mode"])
+def test_max_pool(args):
+    """Max pooling becomes the depthwise kernel's window walk with vector maximums
+    (``-inf`` padding, stride 1 and 2, dilation, ceil mode), NaN propagating as in
+    torch; on 1 and 2 threads."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 5, 23, 21)
+    x[0, 1, 4, 4] = float("nan")
+    low, _ = lower(dagc.import_torch(MaxPool(*args), (x,)),
+                   CPU_STAGES[:CPU_STAGES.index(STAGE) + 1])
+    assert not any(isinstance(op, GenericOp) for op in low.op.walk())
+    compiled = dagc.compile(MaxPool(*args), (x,))
+    assert "llvm.maximum.v16f32" in compiled.llvm_ir
+    try:
+        for threads in (1, 2):
+            dagc.runtime.set_num_threads(threads)
+            torch.testing.assert_close(compiled(x), MaxPool(*args)(x), equal_nan=True)
+    finally:
+        dagc.runtime.set_num_threads(1)
 
 
 @pytest.mark.parametrize("m,k,n", [(1, 1280, 1000), (3, 70, 37), (6, 33, 17)])

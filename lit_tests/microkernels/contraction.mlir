@@ -29,12 +29,12 @@ func.func @qk(%q: memref<2x8x16xf32>, %k: memref<2x40x16xf32>, %s: memref<2x8x40
 // -----
 
 // A large batch (3 x 2 GEMMs 128 x 128 x 64): the batch index, the row blocks and
-// the column ranges of each GEMM are the dimensions of one scf.parallel (24
-// chunks), a packed panel each.
+// the column ranges of each GEMM are the dimensions of one scf.parallel (6 x 1 x
+// 2 chunks), a packed panel each.
 // B broadcasts along the first batch dim (stride 0).
 
 // CHECK-LABEL: func.func @batched
-// CHECK:         memref.alloc() {alignment = 64 : i64} : memref<196608xf32>
+// CHECK:         memref.alloc() {alignment = 64 : i64} : memref<98304xf32>
 // CHECK:         "scf.parallel"
 // CHECK:           arith.remui
 // CHECK:           arith.divui

@@ -65,3 +65,36 @@ func.func @large(%x: memref<2x32x1x58x58xf32>, %w: memref<32x1x1x3x3xf32>, %y: m
   linalg.conv_2d_ngchw_gfchw {dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>} ins(%x, %w : memref<2x32x1x58x58xf32>, memref<32x1x1x3x3xf32>) outs(%y : memref<2x32x1x56x56xf32>)
   func.return
 }
+
+// -----
+
+// Max pooling 3x3, stride 2, padding 1 (dag-to-linalg's window-max generic over
+// a copy padded with -inf): the same window walk with one vector maximum per tap
+// (NaN-propagating llvm.intr.maximum), each channel copied into a small buffer
+// with a -inf border; the fills, the copy and the padded buffer go away.
+// CHECK-LABEL: func.func @max_pool
+// CHECK-NOT:     linalg.
+// CHECK:         llvm.mlir.constant(dense<0xff800000> : vector<16xf32>) : vector<16xf32>
+// CHECK:         scf.for
+// CHECK:           llvm.shufflevector {{.*}} [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30] : vector<32xf32>
+// CHECK-COUNT-9:   llvm.intr.maximum
+// CHECK:           llvm.intr.masked.store
+// CHECK-NOT:     linalg.
+// CHECK:         func.return
+func.func @max_pool(%x: memref<1x3x10x10xf32>, %y: memref<1x3x5x5xf32>) {
+  %ninf = arith.constant 0xFF800000 : f32
+  %window = memref.alloc() : memref<3x3xf32>
+  %p = memref.alloc() {alignment = 64 : i64} : memref<1x3x12x12xf32>
+  linalg.fill ins(%ninf : f32) outs(%p : memref<1x3x12x12xf32>)
+  %s = memref.subview %p[0, 0, 1, 1] [1, 3, 10, 10] [1, 1, 1, 1] : memref<1x3x12x12xf32> to memref<1x3x10x10xf32, strided<[432, 144, 12, 1], offset: 13>>
+  "memref.copy"(%x, %s) : (memref<1x3x10x10xf32>, memref<1x3x10x10xf32, strided<[432, 144, 12, 1], offset: 13>>) -> ()
+  linalg.fill ins(%ninf : f32) outs(%y : memref<1x3x5x5xf32>)
+  linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d2 * 2 + d4, d3 * 2 + d5)>, affine_map<(d0, d1, d2, d3, d4, d5) -> (d4, d5)>, affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d2, d3)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction"]} ins(%p, %window : memref<1x3x12x12xf32>, memref<3x3xf32>) outs(%y : memref<1x3x5x5xf32>) {
+  ^bb0(%in: f32, %w: f32, %acc: f32):
+    %m = arith.maximumf %acc, %in : f32
+    linalg.yield %m : f32
+  }
+  memref.dealloc %window : memref<3x3xf32>
+  memref.dealloc %p : memref<1x3x12x12xf32>
+  func.return
+}

@@ -5,9 +5,11 @@
 // the copy and the padded buffer go away.
 // RUN: dag-opt %s --split-input-file -p dagc-linalg-to-microkernels | filecheck %s
 
-// im2col with padding 1: per row of the column buffer (channel, window row i,
-// window column j), the output rows and columns that read inside x are
-// ceil((1 - i) / 1) .. ceil((6 + 1 - i) / 1), clamped to 0 .. 6; zeros elsewhere.
+// im2col with padding 1: per input channel and window row i, the output rows
+// that read inside x are ceil((1 - i) / 1) .. ceil((6 + 1 - i) / 1), clamped to
+// 0 .. 6, the rest zero rows (masked vector stores of 6 zeros). For window column
+// j = 0 (unrolled), output column 0 reads the padding (one zero, masked) and
+// columns 1..5 read x (one masked vector load and store of 5 floats).
 // CHECK-LABEL: func.func @im2col
 // CHECK-NOT:     linalg.fill
 // CHECK-NOT:     memref.copy
@@ -16,8 +18,13 @@
 // CHECK:         arith.ceildivsi
 // CHECK:         arith.maxsi
 // CHECK:         arith.minsi
-// CHECK:         llvm.store %{{.*}}, %{{.*}} {alignment = 4 : i64} : f32, !llvm.ptr
-// CHECK:         llvm.load {{.*}} -> f32
+// CHECK:         %[[SIX:.*]] = llvm.mlir.constant(dense<[true, true, true, true, true, true, false, {{.*}}]> : vector<16xi1>)
+// CHECK:         llvm.intr.masked.store %{{.*}}, %{{.*}}, %[[SIX]]
+// CHECK:         %[[ONE:.*]] = llvm.mlir.constant(dense<[true, false, {{.*}}]> : vector<16xi1>)
+// CHECK:         llvm.intr.masked.store %{{.*}}, %{{.*}}, %[[ONE]]
+// CHECK:         %[[FIVE:.*]] = llvm.mlir.constant(dense<[true, true, true, true, true, false, {{.*}}]> : vector<16xi1>)
+// CHECK:         %[[ROW:.*]] = llvm.call_intrinsic "llvm.masked.load.v16f32.p0"(%{{.*}}, %{{.*}}, %[[FIVE]], %{{.*}})
+// CHECK:         llvm.intr.masked.store %[[ROW]]
 // CHECK:         llvm.intr.fma
 // CHECK-NOT:     linalg.
 func.func @im2col(%x: memref<1x2x6x6xf32>, %w: memref<4x2x3x3xf32>, %y: memref<1x4x6x6xf32>) {

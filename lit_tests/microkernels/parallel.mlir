@@ -6,15 +6,15 @@
 // RUN: dag-opt %s --split-input-file -p dagc-linalg-to-microkernels | filecheck %s
 // RUN: dag-opt %s --split-input-file -p 'dagc-linalg-to-microkernels{parallel=false}' | filecheck %s --check-prefix=SERIAL
 
-// 256 x 256 x 256: 3 row blocks of 14 tiles (84 rows) x 4 ranges of 2 of the 8
+// 256 x 256 x 256: 2 row blocks of 21 tiles (126 rows) x 8 ranges of 1 of the 8
 // panels, each chunk with a 256 x 32 buffer for packed B; 256 = 42 x 6 + 4 rows:
 // the last block's 4 tail rows are under scf.if.
 // CHECK-LABEL: func.func @large
-// CHECK:         memref.alloc() {alignment = 64 : i64} : memref<98304xf32>
+// CHECK:         memref.alloc() {alignment = 64 : i64} : memref<131072xf32>
 // CHECK:         %[[ZERO:.*]] = arith.constant 0 : index
 // CHECK-NEXT:    %[[ONE:.*]] = arith.constant 1 : index
-// CHECK-NEXT:    %[[ROWS:.*]] = arith.constant 3 : index
-// CHECK-NEXT:    %[[COLS:.*]] = arith.constant 4 : index
+// CHECK-NEXT:    %[[ROWS:.*]] = arith.constant 2 : index
+// CHECK-NEXT:    %[[COLS:.*]] = arith.constant 8 : index
 // CHECK-NEXT:    "scf.parallel"(%[[ZERO]], %[[ZERO]], %[[ROWS]], %[[COLS]], %[[ONE]], %[[ONE]])
 // CHECK-NEXT:    ^bb0(%{{.*}}: index, %{{.*}}: index):
 // CHECK-NEXT:      "memref.extract_aligned_pointer_as_index"(%a)
@@ -44,16 +44,16 @@ func.func @small(%a: memref<16x64xf32>, %b: memref<64x64xf32>, %c: memref<16x64x
 
 // -----
 
-// A convolution with a large im2col copy: one scf.parallel over the rows of the
-// column buffer (channel, window row, window column), then the GEMM's.
+// A convolution with a large im2col copy: one scf.parallel over the input
+// channels and window rows (each writing the rows of the column buffer of the 3
+// window columns by vectors), then the GEMM's.
 // CHECK-LABEL: func.func @conv
 // CHECK:         memref.alloc() {alignment = 64 : i64} : memref<144x1024xf32>
 // CHECK:         %[[C:.*]] = arith.constant 16 : index
 // CHECK-NEXT:    %[[KH:.*]] = arith.constant 3 : index
-// CHECK-NEXT:    %[[KW:.*]] = arith.constant 3 : index
-// CHECK-NEXT:    "scf.parallel"(%{{.*}}, %{{.*}}, %{{.*}}, %[[C]], %[[KH]], %[[KW]], %{{.*}}, %{{.*}}, %{{.*}})
-// CHECK:           llvm.load {{.*}} -> f32
-// CHECK:           llvm.store {{.*}} : f32, !llvm.ptr
+// CHECK-NEXT:    "scf.parallel"(%{{.*}}, %{{.*}}, %[[C]], %[[KH]], %{{.*}}, %{{.*}})
+// CHECK:           llvm.load {{.*}} -> vector<16xf32>
+// CHECK:           llvm.store {{.*}} : vector<16xf32>, !llvm.ptr
 // CHECK:           scf.reduce
 // CHECK:         "scf.parallel"
 // CHECK:           llvm.intr.fma
