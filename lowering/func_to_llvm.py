@@ -50,9 +50,7 @@ from xdsl.dialects.builtin import (
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
-    GreedyRewritePatternApplier,
     PatternRewriter,
-    PatternRewriteWalker,
     RewritePattern,
     op_type_rewrite_pattern,
 )
@@ -67,6 +65,7 @@ from dagc.lowering.llvm_types import (
     replace_with_llvm,
 )
 from dagc.lowering.parallel_to_threads import PARALLEL_ATTR
+from dagc.lowering.pattern_dispatch import apply_patterns, preorder
 
 NUM_THREADS = "dagc_num_threads"
 """The i32 global holding the thread count of parallel calls (0: libgomp's default,
@@ -300,12 +299,7 @@ class ConvertFuncToLLVMPass(ModulePass):
     name = "convert-func-to-llvm"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        for call in [c for c in op.walk() if isinstance(c, func.CallOp)]:
+        for call in [c for c in preorder(op) if isinstance(c, func.CallOp)]:
             if PARALLEL_ATTR in call.attributes:
                 _lower_parallel_call(call, op)
-        PatternRewriteWalker(
-            GreedyRewritePatternApplier(
-                [FuncOpLowering(), ReturnOpLowering(), CallOpLowering()]
-            ),
-            apply_recursively=False,
-        ).rewrite_module(op)
+        apply_patterns(op, [FuncOpLowering(), ReturnOpLowering(), CallOpLowering()])

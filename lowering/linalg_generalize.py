@@ -36,13 +36,13 @@ from xdsl.ir import Block, Operation, Region, SSAValue
 from xdsl.ir.affine import AffineDimExpr, AffineMap
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
-    GreedyRewritePatternApplier,
     PatternRewriter,
-    PatternRewriteWalker,
     RewritePattern,
     op_type_rewrite_pattern,
 )
 from xdsl.rewriter import Rewriter
+
+from dagc.lowering.pattern_dispatch import apply_patterns
 
 
 def _projection(rank: int, dropped: Sequence[int]) -> AffineMapAttr:
@@ -151,14 +151,12 @@ class LinalgGeneralizePass(ModulePass):
     name = "dagc-linalg-generalize"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        PatternRewriteWalker(
-            GreedyRewritePatternApplier(
-                [
-                    GeneralizePoolingMaxPattern(),
-                    GeneralizeStructuredOpPattern(),
-                    GeneralizeBroadcastPattern(),
-                    GeneralizeReducePattern(),
-                ]
-            ),
-            apply_recursively=False,
-        ).rewrite_module(op)
+        apply_patterns(
+            op,
+            [
+                GeneralizePoolingMaxPattern(),
+                GeneralizeStructuredOpPattern(),
+                GeneralizeBroadcastPattern(),
+                GeneralizeReducePattern(),
+            ],
+        )

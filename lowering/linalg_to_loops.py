@@ -14,7 +14,8 @@ The pass runs, in order:
    parallel loops out of reduction loops is always legal for a linalg op: each
    output element still accumulates over the reduction dimensions in the same
    order. This is the form the GPU lowering maps onto workgroups.
-3. xDSL's `lower-affine`: the `affine.apply` index computations become `arith`.
+3. The patterns of xDSL's `lower-affine`: the `affine.apply` index computations
+   become `arith`.
 4. With `fold-views=true`, as MLIR's `-fold-memref-alias-ops`: loads and stores
    through static views (subview, expand_shape, collapse_shape) index the view's
    source instead, and the views go away. Loops then touch only allocations,
@@ -61,11 +62,18 @@ from xdsl.transforms.loop_nest_lowering_utils import (
     indices_for_map,
     rewrite_linalg_structured_to_loops,
 )
-from xdsl.transforms.lower_affine import LowerAffinePass
+from xdsl.transforms.lower_affine import (
+    LowerAffineApply,
+    LowerAffineFor,
+    LowerAffineLoad,
+    LowerAffineStore,
+    LowerAffineYield,
+)
 from xdsl.utils.exceptions import PassFailedException
 
 from dagc.lowering.bufferize import rank_reduced_dims
 from dagc.lowering.linalg_generalize import LinalgGeneralizePass
+from dagc.lowering.pattern_dispatch import apply_patterns, preorder
 
 
 class CopyToLinalgPattern(RewritePattern):
@@ -292,7 +300,7 @@ class LinalgToLoopsPass(ModulePass):
     GPU kernel arguments need)."""
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        for inner in op.walk():
+        for inner in preorder(op):
             if inner.dialect_name() == "linalg" and any(
                 isinstance(t, TensorType) for t in inner.result_types
             ):
@@ -300,15 +308,24 @@ class LinalgToLoopsPass(ModulePass):
                     f"dagc-linalg-to-loops: {inner.name} has tensor semantics; "
                     "run dagc-bufferize first"
                 )
-        PatternRewriteWalker(CopyToLinalgPattern()).rewrite_module(op)
+        apply_patterns(op, [CopyToLinalgPattern()], dce=False)
         LinalgGeneralizePass().apply(ctx, op)
         pattern = (
             LowerToParallelLoopsPattern()
             if self.parallel
             else LowerLinalgStructuredOpPattern()
         )
-        PatternRewriteWalker(pattern, apply_recursively=False).rewrite_module(op)
-        LowerAffinePass().apply(ctx, op)
+        apply_patterns(op, [pattern])
+        apply_patterns(
+            op,
+            [
+                LowerAffineStore(),
+                LowerAffineLoad(),
+                LowerAffineFor(),
+                LowerAffineYield(),
+                LowerAffineApply(),
+            ],
+        )
         if self.fold_views:
             PatternRewriteWalker(
                 GreedyRewritePatternApplier(

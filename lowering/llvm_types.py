@@ -42,14 +42,11 @@ from xdsl.dialects.builtin import (
 )
 from xdsl.ir import Attribute, Block, Operation, SSAValue
 from xdsl.passes import ModulePass
-from xdsl.pattern_rewriter import (
-    GreedyRewritePatternApplier,
-    PatternRewriter,
-    PatternRewriteWalker,
-    RewritePattern,
-)
+from xdsl.pattern_rewriter import PatternRewriter, RewritePattern
 from xdsl.rewriter import InsertPoint, Rewriter
 from xdsl.utils.exceptions import DiagnosticException
+
+from dagc.lowering.pattern_dispatch import apply_patterns
 
 INDEX_TYPE = i64
 """The llvm type that `index` lowers to."""
@@ -237,9 +234,9 @@ def convert_block_arguments(block: Block) -> None:
 class PatternLoweringPass(ModulePass):
     """
     A `convert-*-to-llvm` edge: its `patterns` rewrite a module in one walk (each op
-    with the first pattern that matches it; ops the patterns insert are visited
-    too). `convert-to-llvm` applies the patterns of several edges in a single walk
-    (their ops are disjoint).
+    with the first pattern that matches it; the ops the patterns insert are not
+    visited, see `pattern_dispatch`). `convert-to-llvm` applies the
+    patterns of several edges in a single walk (their ops are disjoint).
     """
 
     def patterns(self, op: ModuleOp) -> list[RewritePattern]:
@@ -249,10 +246,3 @@ class PatternLoweringPass(ModulePass):
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         apply_patterns(op, self.patterns(op))
-
-
-def apply_patterns(module: ModuleOp, patterns: Sequence[RewritePattern]) -> None:
-    """Rewrite `module` with `patterns` in one walk (see `PatternLoweringPass`)."""
-    PatternRewriteWalker(
-        GreedyRewritePatternApplier(list(patterns)), apply_recursively=False
-    ).rewrite_module(module)

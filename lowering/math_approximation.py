@@ -37,12 +37,12 @@ from xdsl.dialects.builtin import Float32Type, FloatAttr, IntegerAttr, ModuleOp,
 from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
-    GreedyRewritePatternApplier,
     PatternRewriter,
-    PatternRewriteWalker,
     RewritePattern,
     op_type_rewrite_pattern,
 )
+
+from dagc.lowering.pattern_dispatch import apply_patterns
 
 
 class _Emitter:
@@ -176,6 +176,4 @@ class MathApproximationPass(ModulePass):
     name = "dagc-math-approximation"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        PatternRewriteWalker(
-            GreedyRewritePatternApplier([ApproximateMath()]), apply_recursively=False
-        ).rewrite_module(op)
+        apply_patterns(op, [ApproximateMath()])

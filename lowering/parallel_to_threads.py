@@ -54,7 +54,6 @@ from xdsl.ir import Block, BlockArgument, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
     PatternRewriter,
-    PatternRewriteWalker,
     RewritePattern,
     op_type_rewrite_pattern,
 )
@@ -63,6 +62,7 @@ from xdsl.traits import SymbolTable, is_side_effect_free
 from xdsl.utils.exceptions import DiagnosticException, PassFailedException
 
 from dagc.lowering.llvm_types import element_byte_size, strided_layout
+from dagc.lowering.pattern_dispatch import apply_patterns
 
 PARALLEL_ATTR = "dagc.parallel"
 """Unit attribute of a `func.call` whose `[begin, end)` range may be split among
@@ -131,42 +131,41 @@ def _index(value: int) -> arith.ConstantOp:
 
 class ParallelToForPattern(RewritePattern):
     """`scf.parallel` -> one `scf.for` per dimension, reductions as iteration
-    arguments combined by the `scf.reduce` regions (MLIR's `ParallelLowering`)."""
+    arguments combined by the `scf.reduce` regions (MLIR's `ParallelLowering`).
+    The body is moved into the innermost loop (its nested loops stay the ops they
+    were, and a walk that has them still to visit lowers them in turn)."""
 
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: scf.ParallelOp, rewriter: PatternRewriter, /):
         body = op.body.block
         reduce = body.last_op
         assert isinstance(reduce, scf.ReduceOp)
-        mapper: dict[SSAValue, SSAValue] = {}
         carried = list(op.initVals)
         loops: list[scf.ForOp] = []
         point = InsertPoint.before(op)
-        for arg, lower, upper, step in zip(
-            body.args, op.lowerBound, op.upperBound, op.step, strict=True
-        ):
+        for lower, upper, step in zip(op.lowerBound, op.upperBound, op.step, strict=True):
             block = Block(arg_types=[IndexType(), *(v.type for v in carried)])
             loop = scf.ForOp(lower, upper, step, carried, block)
             rewriter.insert(loop, point)
             loops.append(loop)
-            mapper[arg] = block.args[0]
             carried = list(block.args[1:])
             point = InsertPoint.at_end(block)
-        for inner in body.ops:
-            if inner is not reduce:
-                rewriter.insert(inner.clone(mapper), point)
+        rewriter.inline_block(body, point, [loop.body.block.args[0] for loop in loops])
+        point = InsertPoint.before(reduce)
         combined: list[SSAValue] = []
         for accumulator, value, region in zip(
             carried, reduce.args, reduce.reductions, strict=True
         ):
             lhs, rhs = region.block.args
-            local = {**mapper, lhs: accumulator, rhs: mapper.get(value, value)}
+            local: dict[SSAValue, SSAValue] = {lhs: accumulator, rhs: value}
             for inner in region.block.ops:
                 if isinstance(inner, scf.ReduceReturnOp):
                     combined.append(local.get(inner.result, inner.result))
                 else:
                     rewriter.insert(inner.clone(local), point)
+        rewriter.erase(reduce)
         if loops:
+            point = InsertPoint.at_end(loops[-1].body.block)
             rewriter.insert(scf.YieldOp(*combined), point)
             for outer, inner in zip(loops, loops[1:]):
                 rewriter.insert(
@@ -455,7 +454,7 @@ class ParallelToThreadsPass(ModulePass):
             for function in list(op.body.ops):
                 if isinstance(function, func.FuncOp):
                     self._outline_loops(op, function)
-        PatternRewriteWalker(ParallelToForPattern()).rewrite_module(op)
+        apply_patterns(op, [ParallelToForPattern()], dce=False)
 
     def _outline_loops(self, module: ModuleOp, function: func.FuncOp) -> None:
         insert_after: Operation = function
