@@ -43,21 +43,26 @@ GEMM
 The loop nest of a GotoBLAS / BLIS GEMM (Goto and van de Geijn, "Anatomy of
 high-performance matrix multiplication", TOMS 2008; Van Zee and van de Geijn,
 "BLIS", TOMS 2015): `K` is split into blocks of `KC = 256`, `M` into balanced
-blocks of at most `MC = 252` rows (the `MC x KC` block of A is read once per column panel and
-stays in L2), then `N` into panels of `NR = 2 x 16` columns, then the rows into
-micro-tiles of `MR = 6`. Each `KC x NR` panel of B is first copied to a contiguous
-32 KiB buffer (when more than one row tile reuses it, or B's columns are not
-contiguous: a transposed B is packed a column at a time, reading along W's rows), so
-that it stays in L1 whatever B's leading dimension (power-of-two strides would
-otherwise map its rows to a few cache sets); A is read in place. The micro-kernel
-keeps the `MR x NR` block of C in 12 vector registers (`vector<16xf32>`, one AVX-512
-register each) carried through the `k` loop as `scf.for` iteration arguments, and
-per `k` loads two vectors of B, broadcasts six scalars of A and issues 12 fused
-multiply-adds. Edges use the same micro-kernel with fewer rows, and for the last `N
-mod 32` columns one or two vectors, the last one with masked loads and stores
-(`llvm.masked.load` / `llvm.masked.store`) when partial, so every shape is exact and
+blocks of at most `MC = 252` rows (the `MC x KC` block of A is read once per
+column panel and stays in L2), then `N` into panels of `NR = 2 x 16` columns, then
+the rows into micro-tiles of `MR = 6`. Each `KC x NR` panel of B is first copied to
+a contiguous 32 KiB buffer (when more than one row tile reuses it, or B's columns
+are not contiguous: a transposed B is packed a column at a time, reading along W's
+rows), so that it stays in L1 whatever B's leading dimension (power-of-two strides
+would otherwise map its rows to a few cache sets); when several row blocks read
+B, all its whole panels are packed once, before them (`K x NR` each), instead of
+once per block. A is read in place. The micro-kernel keeps the `MR x NR` block of C
+in 12 vector registers (`vector<16xf32>`, one AVX-512 register each) carried
+through the `k` loop as `scf.for` iteration arguments, and per `k` loads two
+vectors of B, broadcasts six scalars of A and issues 12 fused multiply-adds. Edges:
+the tail rows use the same micro-kernel with fewer rows; of the last `N mod 32`
+columns, 16 go to one-vector micro-kernels of `2 x MR` rows (12 accumulators), the
+last `N mod 16` to dot products along `k` when at most `DOT_EDGE` (B's columns
+copied to rows, :func:`_dot_row`), else to a vector whose loads and stores are
+masked (`llvm.masked.load` / `llvm.masked.store`), so every shape is exact and
 nothing is read or written out of bounds. Each element of C sums over `k` in
-increasing order, as the loop lowering does; results differ only by FMA rounding.
+increasing order within a micro-kernel, as the loop lowering does; results differ
+only by FMA rounding (and, in the dot products, by the order of the sums).
 The micro-kernels of the first `k` block start from the fused init (else from C),
 those of the last one end with the fused epilogue (else store to C): each runs
 exactly once per element.
@@ -82,8 +87,8 @@ accesses and arithmetic of the kernels are emitted directly in the llvm dialect
 with vector types (MLIR's `vector` dialect would be lowered to exactly these ops,
 and dagc has no vector -> llvm edge): the aligned base pointer of each memref
 (`memref.extract_aligned_pointer_as_index`, `llvm.inttoptr`), `llvm.getelementptr`,
-`llvm.load` / `llvm.store` with 4-byte alignment, `llvm.call_intrinsic`
-(`llvm.masked.load`), `llvm.intr.masked.store`, `llvm.insertelement` +
+`llvm.load` / `llvm.store` with 4-byte alignment, `llvm.intr.masked.load`
+(:class:`llvm_ops.MaskedLoadOp`), `llvm.intr.masked.store`, `llvm.insertelement` +
 `llvm.shufflevector` (broadcast, strided lanes) and `llvm.intr.fma`. The fused
 ops' `arith` / `math` ops are cloned on `vector<16xf32>` operands and lowered by
 `convert-to-llvm` like scalar ones. `convert-to-llvm` leaves the llvm ops as they
@@ -178,6 +183,12 @@ to 252 output channels (ResNet's 64..256) are one block, so each panel of B is
 packed once and a GEMM's chunks are column ranges only: measured on ResNet-18's
 3x3 convolutions (Zen 5, one thread) 4-7% faster than 120 rows at 128 and 64->128
 stride 2, equal at 64, 256 and 512."""
+
+DOT_EDGE = 8
+"""The most columns of C past its whole vectors (``N mod 16``) computed as dot
+products along ``k`` (:func:`_dot_row`) rather than by a micro-kernel whose last
+vector is masked to them: a masked vector costs a full one per row and ``k``, a
+dot product about ``(1 + columns) / 2`` cycles per row and 16 ``k``."""
 
 PARALLEL_MIN_FLOPS = 1 << 21
 """Kernels of fewer flops (2 per multiply-add; about 20 us on one core) run on one
@@ -384,12 +395,7 @@ def _load(
     address = _address(b, m, row, col)
     if mask is None:
         return b.add(llvm.LoadOp(address, _lane_type(lanes), alignment=4)).results[0]
-    vtype = _lane_type(lanes)
-    zero = _zeros(b, lanes)
-    align = b.add(llvm.ConstantOp(IntegerAttr(4, i32), i32)).results[0]
-    call = llvm.CallIntrinsicOp(
-        f"llvm.masked.load.v{lanes}f32.p0", [address, align, mask, zero], [vtype])
-    return b.add(call).results[0]
+    return b.add(llvm_ops.MaskedLoadOp(address, mask, _zeros(b, lanes), alignment=4)).results[0]
 
 
 def _row_vector(b: _Builder, m: _Matrix, row, col, mask: SSAValue | None) -> SSAValue:
@@ -1078,6 +1084,16 @@ class Split:
         return Split(max(blocks, min(tiles, -(-want // cols))), cols)
 
 
+def _odd_tiles(b: _Builder, r0: SSAValue | int, r1: SSAValue | int) -> SSAValue | bool:
+    """Whether rows ``[r0, r1)`` (a multiple of ``MR`` apart) are an odd number of
+    ``MR``-row tiles: a bool when both are known, else an i1."""
+    if isinstance(r0, int) and isinstance(r1, int):
+        return (r1 - r0) // MR % 2 == 1
+    rows = b.add(arith.SubiOp(b.value(r1), b.value(r0))).results[0]
+    rest = b.add(arith.RemUIOp(rows, b.const(2 * MR))).results[0]
+    return b.add(arith.CmpiOp(rest, b.const(0), "ne")).results[0]
+
+
 def _equals(b: _Builder, index: SSAValue | int, value: int) -> SSAValue | bool:
     """Whether ``index == value``: a bool when ``index`` is known, else an i1."""
     if isinstance(index, int):
@@ -1107,7 +1123,8 @@ def emit_batched_gemm(b: _Builder, batches: int, operands: _Operands, m: int, n:
     major matrices, C with unit column stride, A any strides, and B unit column
     stride unless ``strided_b`` (a transposed matrix, ``W^T`` with W ``n x k``):
     then every panel of B, the edge columns too, is packed from its strided
-    layout (a column of W at a time, read along W's rows). See the module
+    layout (a column of W at a time, read along W's rows), and the dot products
+    of the last columns read W's rows in place. See the module
     docstring for the blocking and :class:`Split` for the chunks of each GEMM; the
     batch index and the chunks are the dimensions of one ``scf.parallel`` (unless
     ``parallel`` is False or there is only one chunk in all). The ops are
@@ -1118,8 +1135,18 @@ def emit_batched_gemm(b: _Builder, batches: int, operands: _Operands, m: int, n:
     rows = -(-tiles // split.rows) * MR + m % MR  # the most rows of a block
     threaded = (parallel and batches * split.rows * split.cols > 1
                 and 2 * m * n * k * batches >= PARALLEL_MIN_FLOPS)
+    rest = n - n_full
+    dots = rest % LANES if rest % LANES <= DOT_EDGE else 0  # columns by dot products
+    # B's whole panels, packed once before the chunks when several row blocks
+    # read them (panel p at p * k * NR, its rows k x NR), else by each chunk.
+    shared = None
+    if batches == 1 and split.rows > 1 and panels:
+        shared = b.add(memref.AllocOp.get(f32, 64, [panels * k * NR])).results[0]
+        source, whole = operands(b, 0)[1].at(b), _Matrix(_pointer(b, shared), 0, NR)
+        b.loop(0, n_full, NR, lambda b, j0, _: _pack(
+            b, source, replace(whole, offset=b.linear([(j0, k)])), 0, k, j0, NR) or [])
     pack = None
-    if (rows > MR and panels) or strided_b:
+    if (rows > MR and panels and shared is None) or strided_b or dots:
         slots = (batches if threaded else 1) * split.rows * split.cols
         pack = b.add(memref.AllocOp.get(f32, 64, [slots * KC * NR])).results[0]
 
@@ -1153,14 +1180,22 @@ def emit_batched_gemm(b: _Builder, batches: int, operands: _Operands, m: int, n:
             last = fused is None or not fused.stages or _equals(b, k0, (nk - 1) * KC)
 
             def tiles_of(b: _Builder, j0, src, col, vectors, columns):
-                """Micro-kernels over the rows of this block for the columns at ``j0``."""
+                """Micro-kernels over the rows of this block for the columns at ``j0``:
+                ``MR`` rows each, or for one vector ``2 * MR`` (12 accumulators keep
+                both FMA units busy; 6 would wait on the FMA latency), the last
+                ``MR`` alone when the block has an odd number of tiles."""
 
-                def tile(b: _Builder, i0, _):
-                    _micro_kernel(b, am, src, cm, i0, j0, k0, k1, MR, vectors, col, columns,
-                                  fused, first, last)
+                def tile(b: _Builder, i0, _, rows: int = MR):
+                    _micro_kernel(b, am, src, cm, i0, j0, k0, k1, rows, vectors, col,
+                                  columns, fused, first, last)
                     return []
 
-                b.loop(r0, r1, MR, tile)
+                if vectors > 1:
+                    b.loop(r0, r1, MR, tile)
+                else:
+                    b.loop(r0, b.linear([(r1, 1)], -MR), 2 * MR,
+                           lambda b, i0, _: tile(b, i0, _, 2 * MR))
+                    b.if_(_odd_tiles(b, r0, r1), lambda b: tile(b, b.linear([(r1, 1)], -MR), []))
                 b.if_(row_tail, lambda b: _micro_kernel(
                     b, am, src, cm, r1, j0, k0, k1, tail, vectors, col, columns, fused,
                     first, last))
@@ -1174,7 +1209,9 @@ def emit_batched_gemm(b: _Builder, batches: int, operands: _Operands, m: int, n:
 
             def panel(b: _Builder, j0, _):
                 src, col = bmm, j0
-                if packed is not None:
+                if shared is not None:
+                    src, col = _Matrix(_pointer(b, shared), b.linear([(j0, k)]), NR), 0
+                elif packed is not None:
                     src, col = packed_panel(b, j0, NR), 0
                 tiles_of(b, j0, src, col, NV, None)
                 return []
@@ -1182,12 +1219,55 @@ def emit_batched_gemm(b: _Builder, batches: int, operands: _Operands, m: int, n:
             b.loop(c0, c1, NR, panel)
 
             def edge(b: _Builder) -> None:
-                # One or two vectors, the last one masked when partial.
-                rest = n - n_full
-                src, col = bmm, n_full
-                if strided_b:
-                    src, col = packed_panel(b, n_full, rest), 0
-                tiles_of(b, n_full, src, col, -(-rest // LANES), rest % LANES or None)
+                # One or two vectors, the last one masked when partial; then the
+                # last `dots` columns by dot products.
+                vec = rest - dots
+                if vec:
+                    src, col = bmm, n_full
+                    if strided_b:
+                        src, col = packed_panel(b, n_full, vec), 0
+                    tiles_of(b, n_full, src, col, -(-vec // LANES), vec % LANES or None)
+                if dots:
+                    dot_edge(b, n_full + vec)
+
+            def dot_edge(b: _Builder, j0: int) -> None:
+                """Columns ``j0..n`` of the rows of this block: per row, dot products
+                of A's row with B's columns over this k block, B's columns being
+                W's rows in place for a transposed B, else first copied to rows
+                of the packed buffer."""
+                if strided_b:  # B = W^T: B's column j is W's row j
+                    wm = _Matrix(bmm.source, bmm.offset, bmm.inc, bmm.ld)
+                else:  # Bt[jj, kk - k0] = B[kk, j0 + jj]
+                    assert packed is not None
+                    bt = replace(packed, ld=KC)
+
+                    def column(b: _Builder, jj, _):
+                        def element(b: _Builder, kk, _):
+                            value = _load(b, bmm, kk, b.linear([(jj, 1)], j0), 1)
+                            _store(b, value, bt, jj, b.linear([(kk, 1), (k0, -1)]))
+                            return []
+
+                        b.loop(k0, k1, 1, element)
+                        return []
+
+                    b.loop(0, dots, 1, column)
+                    wm = replace(bt, offset=b.linear([(bt.offset, 1), (k0, -1)], -j0 * KC))
+                whole = k - k % LANES  # k1 rounded down to a multiple of 16
+                k_end = k1 if not k % LANES else (
+                    min(k1, whole) if isinstance(k1, int)
+                    else b.add(arith.MinSIOp(k1, b.const(whole))).results[0])
+                tail_cond = True if nk == 1 else _equals(b, k0, (nk - 1) * KC)
+
+                def row(b: _Builder, i, _):
+                    _dot_row(b, am, wm, cm, fused, i, j0, dots, k0, k_end, k % LANES,
+                             tail_cond, first, last)
+                    return []
+
+                def tail_rows(b: _Builder) -> None:
+                    b.loop(r1, b.linear([(r1, 1)], tail), 1, row)
+
+                b.loop(r0, r1, 1, row)
+                b.if_(row_tail, tail_rows)
 
             b.if_(col_edge, edge)
             return []
@@ -1205,8 +1285,9 @@ def emit_batched_gemm(b: _Builder, batches: int, operands: _Operands, m: int, n:
     else:
         b.loop(0, batches, 1, lambda b, bi, _: b.loop(0, split.rows, 1, lambda b, rb, _: b.loop(
             0, split.cols, 1, lambda b, cb, _: chunk(b, bi, rb, cb) or []) or []) or [])
-    if pack is not None:
-        b.add(memref.DeallocOp.get(pack))
+    for buffer in (pack, shared):
+        if buffer is not None:
+            b.add(memref.DeallocOp.get(buffer))
 
 
 def _pack(b: _Builder, src: _Matrix, packed: _Matrix, k0, k1, j0, columns: int) -> None:
@@ -1260,30 +1341,9 @@ def emit_dot_rows(b: _Builder, a: _Matrix, w: _Matrix, c: _Matrix, m: int, n: in
 
     def block(b: _Builder, am: _Matrix, wm: _Matrix, cm: _Matrix, fused, j0, count: int):
         """C[:, j0:j0+count] (count <= 16)."""
-        mask = None if count == LANES else _first(b, count)
         for i in range(m):
-            zero = _zeros(b)
-
-            def step(b: _Builder, k0, acc, lanes: int = LANES):
-                kmask = None if lanes == LANES else _first(b, lanes)
-                av = _load(b, am, i, k0, LANES, kmask)
-                return [b.add(llvm.FMAOp(av, _load(b, wm, b.linear([(j0, 1)], jj), k0, LANES,
-                                                   kmask), acc[jj])).results[0]
-                        for jj in range(count)]
-
-            acc = b.loop(0, k - k % LANES, LANES, step, [zero] * count)
-            if k % LANES:
-                acc = step(b, k - k % LANES, acc, k % LANES)
-            dot = zero
-            for jj, vector in enumerate(acc):
-                start = b.add(llvm.ConstantOp(FloatAttr(0.0, f32), f32)).results[0]
-                total = b.add(llvm.CallIntrinsicOp(
-                    "llvm.vector.reduce.fadd.v16f32", [start, vector], [f32])).results[0]
-                lane = b.add(llvm.ConstantOp(IntegerAttr(jj, i32), i32)).results[0]
-                dot = b.add(llvm.InsertElementOp(dot, total, lane)).results[0]
-            (start,) = _tile_start(b, cm, fused, True, i, 1, j0, 1, mask)
-            value = b.add(llvm.FAddOp(start, dot)).results[0]
-            _tile_store(b, [value], cm, fused, True, i, 1, j0, 1, mask)
+            _dot_row(b, am, wm, cm, fused, i, j0, count, 0, k - k % LANES, k % LANES, True,
+                     True, True)
 
     def chunk(b: _Builder, cb: SSAValue | int) -> None:
         am, wm, cm = a.at(b), w.at(b), c.at(b)
@@ -1298,6 +1358,41 @@ def emit_dot_rows(b: _Builder, a: _Matrix, w: _Matrix, c: _Matrix, m: int, n: in
         b.parallel([chunks], lambda b, ivs: chunk(b, ivs[0]))
     else:
         chunk(b, 0)
+
+
+def _dot_row(b: _Builder, a: _Matrix, w: _Matrix, c: _Matrix, fused: _BoundFusion | None,
+             i, j0, count: int, k0, k_end, tail: int, tail_cond: SSAValue | bool,
+             first: SSAValue | bool, last: SSAValue | bool) -> None:
+    """``C[i, j0 + jj] += sum_kk A[i, kk] * W[j0 + jj, kk]`` for ``jj < count <=
+    16``, over ``k0 <= kk < k_end`` (a multiple of 16 apart) and, when
+    ``tail_cond``, the ``tail`` more ``kk`` after (masked loads): one vector
+    accumulator along ``kk`` per column (a fused multiply-add per 16 ``kk``),
+    each summed (``llvm.vector.reduce.fadd``) into one lane of a vector of C's
+    row, which starts from the fused init on the ``first`` k block and ends in
+    the fused epilogue on the ``last``, like a micro-kernel's. The sums over
+    ``kk`` are in another order than the loop lowering's."""
+    mask = None if count == LANES else _first(b, count)
+    zero = _zeros(b)
+
+    def step(b: _Builder, kk, acc, lanes: int = LANES):
+        kmask = None if lanes == LANES else _first(b, lanes)
+        av = _load(b, a, i, kk, LANES, kmask)
+        return [b.add(llvm.FMAOp(av, _load(b, w, b.linear([(j0, 1)], jj), kk, LANES, kmask),
+                                 acc[jj])).results[0] for jj in range(count)]
+
+    acc = b.loop(k0, k_end, LANES, step, [zero] * count)
+    if tail:
+        acc = b.if_else(tail_cond, lambda b: step(b, k_end, acc, tail), lambda b: acc)
+    dot = zero
+    for jj, vector in enumerate(acc):
+        start = b.add(llvm.ConstantOp(FloatAttr(0.0, f32), f32)).results[0]
+        total = b.add(llvm.CallIntrinsicOp(
+            "llvm.vector.reduce.fadd.v16f32", [start, vector], [f32])).results[0]
+        lane = b.add(llvm.ConstantOp(IntegerAttr(jj, i32), i32)).results[0]
+        dot = b.add(llvm.InsertElementOp(dot, total, lane)).results[0]
+    (start,) = _tile_start(b, c, fused, first, i, 1, j0, 1, mask)
+    value = b.add(llvm.FAddOp(start, dot)).results[0]
+    _tile_store(b, [value], c, fused, last, i, 1, j0, 1, mask)
 
 
 def _transposed(op: Operation, value: SSAValue) -> tuple[TransposeOp, SSAValue] | None:

@@ -17,8 +17,10 @@ from typing import ClassVar
 
 from xdsl.dialects import llvm
 from xdsl.dialects.builtin import (
+    I32,
     AnyFloatConstr,
     BoolAttr,
+    IntegerAttr,
     IntegerType,
     ModuleOp,
     SignlessIntegerConstraint,
@@ -259,6 +261,39 @@ class MemcpyOp(IRDLOperation):
         )
 
 
+@irdl_op_definition
+class MaskedLoadOp(IRDLOperation):
+    """`llvm.intr.masked.load`: the lanes of a vector that `mask` selects loaded
+    from `data` (consecutive elements, `alignment` bytes), the others taken from
+    `pass_thru`; no access to the unselected lanes' memory. (A
+    `llvm.call_intrinsic` of `llvm.masked.load` is tied to one signature, which
+    LLVM 22 changed; this op translates to the signature of each version.)"""
+
+    name = "llvm.intr.masked.load"
+
+    T: ClassVar = VarConstraint("T", VectorType.constr(AnyFloatConstr))
+
+    data = operand_def(llvm.LLVMPointerType)
+    mask = operand_def(VectorType)
+    pass_thru = operand_def(T)
+    res = result_def(T)
+    alignment = prop_def(IntegerAttr[I32])
+
+    assembly_format = (
+        "$data `,` $mask `,` $pass_thru attr-dict `:` functional-type(operands, results)"
+    )
+
+    irdl_options = (ParsePropInAttrDict(),)
+
+    def __init__(self, data: Operation | SSAValue, mask: Operation | SSAValue,
+                 pass_thru: Operation | SSAValue, alignment: int):
+        value = SSAValue.get(pass_thru)
+        super().__init__(
+            operands=[data, mask, value], result_types=[value.type],
+            properties={"alignment": IntegerAttr(alignment, 32)},
+        )
+
+
 EXTRA_LLVM_OPS: tuple[type[IRDLOperation], ...] = (
     AbsOp,
     CountLeadingZerosOp,
@@ -274,6 +309,7 @@ EXTRA_LLVM_OPS: tuple[type[IRDLOperation], ...] = (
     FRoundOp,
     FTanhOp,
     FTruncOp,
+    MaskedLoadOp,
     MemcpyOp,
     UIToFPOp,
 )

@@ -6,7 +6,8 @@ translates the ops xDSL defines, and this module adds
 
 - the ops of `llvm_ops.py` (`llvm.fptosi`/`fptoui`/`uitofp`, `llvm.intr.maximum`,
   `minimum`, `round`, `roundeven`, `trunc`, `log10`, `tanh`, `powi`, `abs`,
-  `ctlz`, `cttz`, `ctpop`, `memcpy`), declared with mangled intrinsic names;
+  `ctlz`, `cttz`, `ctpop`, `memcpy`, `masked.load`), declared with mangled intrinsic
+  names;
 - xDSL's float intrinsics (`llvm.intr.exp`, ...) with mangled names too (xDSL
   declares `llvm.exp` once for all types) and with their fastmath flags;
 - `llvm.cond_br` to one block with two sets of arguments (through a new block);
@@ -148,6 +149,19 @@ def _convert_memcpy(op: llvm_ops.MemcpyOp, builder: ir.IRBuilder, values: _Value
     builder.call(_function(builder.module, name, fn_type), [dst, src, length, volatile])
 
 
+def _convert_masked_load(op: llvm_ops.MaskedLoadOp, builder: ir.IRBuilder,
+                         values: _ValueMap) -> None:
+    """A call of `llvm.masked.load` with the alignment an operand (the form LLVM
+    up to 21 declares, which LLVM 22's IR parser upgrades)."""
+    data, mask, pass_thru = values[op.data], values[op.mask], values[op.pass_thru]
+    align = ir.Constant(ir.IntType(32), op.alignment.value.data)
+    vector = pass_thru.type
+    name = f"llvm.masked.load.v{vector.count}{vector.element.intrinsic_name}.p0"
+    fn_type = ir.FunctionType(pass_thru.type, [data.type, align.type, mask.type, pass_thru.type])
+    values[op.res] = builder.call(_function(builder.module, name, fn_type),
+                                  [data, align, mask, pass_thru])
+
+
 def _convert_gep(op: llvm.GEPOp, builder: ir.IRBuilder, values: _ValueMap) -> None:
     """`llvm.getelementptr`, its result an opaque `ptr` as in LLVM IR. (xDSL's
     translation, and llvmlite for a typed source such as an alloca, give it the
@@ -186,6 +200,7 @@ _CONVERTERS: dict[
     **{t: _convert_integer_intrinsic for t in _INTEGER_INTRINSICS},
     llvm_ops.FPowIOp: _convert_powi,  # pyright: ignore[reportAssignmentType]
     llvm_ops.MemcpyOp: _convert_memcpy,  # pyright: ignore[reportAssignmentType]
+    llvm_ops.MaskedLoadOp: _convert_masked_load,  # pyright: ignore[reportAssignmentType]
     llvm.GEPOp: _convert_gep,  # pyright: ignore[reportAssignmentType]
 }
 

@@ -48,6 +48,27 @@ def test_matmul(m, k, n):
     np.testing.assert_allclose(compiled(a, b), a.astype(np.float64) @ b, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("m,k,n", [(302, 70, 49), (42, KC + 44, 21), (40, 300, 45)],
+                         ids=["shared-panels", "odd-tiles-dots", "one-vector-masked"])
+def test_gemm_edges(m, k, n):
+    """The columns past the whole panels: 16 by 12-row one-vector tiles (an odd
+    number of 6-row tiles ends with one), then up to 8 by dot products along k
+    (49 = 32 + 16 + 1, 21 = 16 + 5, over two k blocks with a masked k tail),
+    more by a masked vector (45 = 32 + 13); B's panels packed once for several row
+    blocks (302 rows: 4 blocks and 2 tail rows). One and two threads."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((m, k), dtype=np.float32)
+    b = rng.standard_normal((k, n), dtype=np.float32)
+    compiled = dagc.compile(MatMul(), (torch.from_numpy(a), torch.from_numpy(b)))
+    try:
+        for threads in (1, 2):
+            dagc.runtime.set_num_threads(threads)
+            np.testing.assert_allclose(compiled(a, b), a.astype(np.float64) @ b,
+                                       rtol=1e-4, atol=1e-4)
+    finally:
+        dagc.runtime.set_num_threads(1)
+
+
 @pytest.mark.parametrize(
     "conv",
     [

@@ -11,7 +11,7 @@
 // CHECK:         scf.for
 // CHECK-COUNT-9:   llvm.shufflevector {{.*}} [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0] : vector<16xf32>
 // CHECK:           scf.for
-// CHECK:             llvm.call_intrinsic "llvm.masked.load.v16f32.p0"
+// CHECK:             llvm.intr.masked.load {{.*}} -> vector<16xf32>
 // CHECK-COUNT-9:     llvm.intr.fma
 // CHECK:             arith.maximumf {{.*}} : vector<16xf32>
 // CHECK:             arith.minimumf {{.*}} : vector<16xf32>
@@ -37,7 +37,7 @@ func.func @relu6(%x: memref<1x4x1x7x15xf32>, %w: memref<4x1x1x3x3xf32>, %y: memr
 // Stride 2, 17 output columns: a full vector, then one masked to one column.
 // CHECK-LABEL: func.func @stride2
 // CHECK:         %[[EVEN:.*]] = llvm.mlir.constant(dense<[true, false, true, false, {{.*}}]> : vector<32xi1>) : vector<32xi1>
-// CHECK:         %[[WIDE:.*]] = llvm.call_intrinsic "llvm.masked.load.v32f32.p0"(%{{.*}}, %{{.*}}, %[[EVEN]], %{{.*}})
+// CHECK:         %[[WIDE:.*]] = llvm.intr.masked.load %{{.*}}, %[[EVEN]], %{{.*}} {alignment = 4 : i32} : (!llvm.ptr, vector<32xi1>, vector<32xf32>) -> vector<32xf32>
 // CHECK-NEXT:    llvm.shufflevector %[[WIDE]], %[[WIDE]] [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30] : vector<32xf32>
 // CHECK:         llvm.intr.fma
 // CHECK:         llvm.store {{.*}} : vector<16xf32>, !llvm.ptr

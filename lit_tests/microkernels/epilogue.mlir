@@ -80,7 +80,7 @@ func.func @matmul_scale(%a: memref<6x300xf32>, %b: memref<300x16xf32>, %out: mem
 // CHECK-LABEL: func.func @chain
 // CHECK-NOT:     linalg.generic
 // CHECK:         llvm.intr.fma
-// CHECK:         llvm.call_intrinsic "llvm.masked.load.v16f32.p0"
+// CHECK:         llvm.intr.masked.load {{.*}} -> vector<16xf32>
 // CHECK:         arith.addf {{.*}} : vector<16xf32>
 // CHECK:         arith.maximumf {{.*}} : vector<16xf32>
 // CHECK:         llvm.intr.masked.store

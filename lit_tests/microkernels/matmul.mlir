@@ -9,10 +9,29 @@
 // CHECK:           llvm.shufflevector
 // CHECK:           llvm.intr.fma
 // CHECK:         llvm.store {{.*}} : vector<16xf32>, !llvm.ptr
-// CHECK:         llvm.call_intrinsic "llvm.masked.load.v16f32.p0"
+// CHECK:         llvm.intr.masked.load {{.*}} -> vector<16xf32>
 // CHECK:         llvm.intr.masked.store
 func.func @matmul(%a: memref<6x8xf32>, %b: memref<8x40xf32>, %c: memref<6x40xf32>) {
   linalg.matmul ins(%a, %b : memref<6x8xf32>, memref<8x40xf32>) outs(%c : memref<6x40xf32>)
+  func.return
+}
+
+// -----
+
+// 21 columns = 16 + 5: the 16 by one-vector micro-kernels of 12 rows (12
+// accumulators), the last 5 by dot products along k: B's 5 columns copied to rows
+// of the packed buffer, then per row of C one vector accumulator per column,
+// each summed into one lane of a vector of C's row (a masked store of 5 lanes).
+// CHECK-LABEL: func.func @edge
+// CHECK:         scf.for {{.*}} iter_args({{.*}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+// CHECK:         llvm.load {{.*}} -> f32
+// CHECK:         llvm.store {{.*}} : f32, !llvm.ptr
+// CHECK:         scf.for {{.*}} iter_args({{.*}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+// CHECK-COUNT-5:   llvm.intr.fma
+// CHECK-COUNT-5: llvm.call_intrinsic "llvm.vector.reduce.fadd.v16f32"
+// CHECK:         llvm.intr.masked.store
+func.func @edge(%a: memref<12x40xf32>, %b: memref<40x21xf32>, %c: memref<12x21xf32>) {
+  linalg.matmul ins(%a, %b : memref<12x40xf32>, memref<40x21xf32>) outs(%c : memref<12x21xf32>)
   func.return
 }
 
@@ -35,7 +54,7 @@ func.func @f64(%a: memref<4x8xf64>, %b: memref<8x3xf64>, %c: memref<4x3xf64>) {
 // CHECK-NOT:     linalg.transpose
 // CHECK:         scf.for {{.*}} -> (vector<16xf32>, {{.*}})
 // CHECK:           llvm.intr.fma
-// CHECK:         llvm.call_intrinsic "llvm.masked.load.v16f32.p0"
+// CHECK:         llvm.intr.masked.load {{.*}} -> vector<16xf32>
 // CHECK:         llvm.call_intrinsic "llvm.vector.reduce.fadd.v16f32"
 // CHECK:         llvm.insertelement
 // CHECK:         llvm.fadd {{.*}} : vector<16xf32>

@@ -23,7 +23,7 @@
 // CHECK:         %[[ONE:.*]] = llvm.mlir.constant(dense<[true, false, {{.*}}]> : vector<16xi1>)
 // CHECK:         llvm.intr.masked.store %{{.*}}, %{{.*}}, %[[ONE]]
 // CHECK:         %[[FIVE:.*]] = llvm.mlir.constant(dense<[true, true, true, true, true, false, {{.*}}]> : vector<16xi1>)
-// CHECK:         %[[ROW:.*]] = llvm.call_intrinsic "llvm.masked.load.v16f32.p0"(%{{.*}}, %{{.*}}, %[[FIVE]], %{{.*}})
+// CHECK:         %[[ROW:.*]] = llvm.intr.masked.load %{{.*}}, %[[FIVE]], %{{.*}} {alignment = 4 : i32} : (!llvm.ptr, vector<16xi1>, vector<16xf32>) -> vector<16xf32>
 // CHECK:         llvm.intr.masked.store %[[ROW]]
 // CHECK:         llvm.intr.fma
 // CHECK-NOT:     linalg.
@@ -49,7 +49,7 @@ func.func @im2col(%x: memref<1x2x6x6xf32>, %w: memref<4x2x3x3xf32>, %y: memref<1
 // CHECK:         %[[ZERO:.*]] = llvm.mlir.constant(dense<0.000000e+00> : vector<16xf32>) : vector<16xf32>
 // CHECK:         llvm.intr.masked.store %[[ZERO]]
 // CHECK:         scf.for
-// CHECK:           llvm.call_intrinsic "llvm.masked.load.v16f32.p0"
+// CHECK:           llvm.intr.masked.load {{.*}} -> vector<16xf32>
 // CHECK:           llvm.intr.masked.store
 // CHECK:           llvm.intr.fma
 // CHECK:         memref.dealloc %[[BUF]] : memref<63xf32>

@@ -7,10 +7,15 @@
 // RUN: dag-opt %s --split-input-file -p 'dagc-linalg-to-microkernels{parallel=false}' | filecheck %s --check-prefix=SERIAL
 
 // 256 x 256 x 256: 2 row blocks of 21 tiles (126 rows) x 8 ranges of 1 of the 8
-// panels, each chunk with a 256 x 32 buffer for packed B; 256 = 42 x 6 + 4 rows:
-// the last block's 4 tail rows are under scf.if.
+// panels; both row blocks read every panel of B, so the 8 panels (256 x 32 each)
+// are packed once, before the chunks; 256 = 42 x 6 + 4 rows: the last block's 4
+// tail rows are under scf.if.
 // CHECK-LABEL: func.func @large
-// CHECK:         memref.alloc() {alignment = 64 : i64} : memref<131072xf32>
+// CHECK:         %[[PANELS:.*]] = memref.alloc() {alignment = 64 : i64} : memref<65536xf32>
+// CHECK:         scf.for
+// CHECK:           scf.for
+// CHECK:             llvm.load {{.*}} -> vector<16xf32>
+// CHECK:             llvm.store {{.*}} : vector<16xf32>, !llvm.ptr
 // CHECK:         %[[ZERO:.*]] = arith.constant 0 : index
 // CHECK-NEXT:    %[[ONE:.*]] = arith.constant 1 : index
 // CHECK-NEXT:    %[[ROWS:.*]] = arith.constant 2 : index
@@ -19,6 +24,7 @@
 // CHECK-NEXT:    ^bb0(%{{.*}}: index, %{{.*}}: index):
 // CHECK-NEXT:      "memref.extract_aligned_pointer_as_index"(%a)
 // CHECK:           arith.divui
+// CHECK:           "memref.extract_aligned_pointer_as_index"(%[[PANELS]])
 // CHECK:           llvm.intr.fma
 // CHECK:           scf.if
 // CHECK:           llvm.intr.fma
