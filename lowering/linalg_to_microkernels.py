@@ -50,8 +50,9 @@ a contiguous 32 KiB buffer (when more than one row tile reuses it, or B's column
 are not contiguous: a transposed B is packed a column at a time, reading along W's
 rows), so that it stays in L1 whatever B's leading dimension (power-of-two strides
 would otherwise map its rows to a few cache sets); when several row blocks read
-B, all its whole panels are packed once, before them (`K x NR` each), instead of
-once per block. A is read in place. The micro-kernel keeps the `MR x NR` block of C
+B, all its whole panels are packed once, before them (`K x NR` each; an
+`scf.parallel` over the panels when the GEMM is threaded), instead of once per
+block. A is read in place. The micro-kernel keeps the `MR x NR` block of C
 in 12 vector registers (`vector<16xf32>`, one AVX-512 register each) carried
 through the `k` loop as `scf.for` iteration arguments, and per `k` loads two
 vectors of B, broadcasts six scalars of A and issues 12 fused multiply-adds. Edges:
@@ -1142,9 +1143,16 @@ def emit_batched_gemm(b: _Builder, batches: int, operands: _Operands, m: int, n:
     shared = None
     if batches == 1 and split.rows > 1 and panels:
         shared = b.add(memref.AllocOp.get(f32, 64, [panels * k * NR])).results[0]
-        source, whole = operands(b, 0)[1].at(b), _Matrix(_pointer(b, shared), 0, NR)
-        b.loop(0, n_full, NR, lambda b, j0, _: _pack(
-            b, source, replace(whole, offset=b.linear([(j0, k)])), 0, k, j0, NR) or [])
+
+        def pack_panel(b: _Builder, p: SSAValue | int) -> None:
+            source, whole = operands(b, 0)[1].at(b), _Matrix(_pointer(b, shared), 0, NR)
+            j0 = b.linear([(p, NR)])
+            _pack(b, source, replace(whole, offset=b.linear([(j0, k)])), 0, k, j0, NR)
+
+        if threaded and panels > 1:
+            b.parallel([panels], lambda b, ivs: pack_panel(b, ivs[0]))
+        else:
+            b.loop(0, panels, 1, lambda b, p, _: pack_panel(b, p) or [])
     pack = None
     if (rows > MR and panels and shared is None) or strided_b or dots:
         slots = (batches if threaded else 1) * split.rows * split.cols

@@ -8,14 +8,15 @@
 
 // 256 x 256 x 256: 2 row blocks of 21 tiles (126 rows) x 8 ranges of 1 of the 8
 // panels; both row blocks read every panel of B, so the 8 panels (256 x 32 each)
-// are packed once, before the chunks; 256 = 42 x 6 + 4 rows: the last block's 4
-// tail rows are under scf.if.
+// are packed once, before the chunks (an scf.parallel over the panels); 256 = 42
+// x 6 + 4 rows: the last block's 4 tail rows are under scf.if.
 // CHECK-LABEL: func.func @large
 // CHECK:         %[[PANELS:.*]] = memref.alloc() {alignment = 64 : i64} : memref<65536xf32>
-// CHECK:         scf.for
+// CHECK:         "scf.parallel"
 // CHECK:           scf.for
 // CHECK:             llvm.load {{.*}} -> vector<16xf32>
 // CHECK:             llvm.store {{.*}} : vector<16xf32>, !llvm.ptr
+// CHECK:           scf.reduce
 // CHECK:         %[[ZERO:.*]] = arith.constant 0 : index
 // CHECK-NEXT:    %[[ONE:.*]] = arith.constant 1 : index
 // CHECK-NEXT:    %[[ROWS:.*]] = arith.constant 2 : index
