@@ -403,11 +403,15 @@ class LinalgBuilder:
         """A reduction generic over a ``loops``-shaped iteration space.
 
         The result has the loop dims not in ``dims`` (in order), starts at ``init``,
-        and ``body(b, *input_elements, acc)`` returns the new accumulator.
+        and ``body(b, *input_elements, acc)`` returns the new accumulator. A float
+        sum (the accumulator's last op an ``arith.addf`` of the accumulator) may be
+        reassociated, as PyTorch's vectorized CPU reductions sum: its ``addf``
+        carries ``fastmath<reassoc>``, which lets LLVM vectorize the loop (with
+        whatever the body computes per element, e.g. softmax's ``exp``).
         """
         kept = [i for i in range(len(loops)) if i not in dims]
         acc = self.fill([loops[i] for i in kept], init)
-        return self.generic(
+        result = self.generic(
             inputs,
             acc,
             body,
@@ -416,6 +420,13 @@ class LinalgBuilder:
                 "reduction" if i in dims else "parallel" for i in range(len(loops))
             ],
         )
+        generic = result.owner
+        assert isinstance(generic, GenericOp)
+        block = generic.body.block
+        last = block.last_op.operands[0].owner  # pyright: ignore[reportOptionalMemberAccess]
+        if isinstance(last, arith.AddfOp) and block.args[-1] in last.operands:
+            last.fastmath = arith.FastMathFlagsAttr([arith.FastMathFlag.REASSOC])
+        return result
 
     # -- data movement --------------------------------------------------------
 

@@ -1,7 +1,9 @@
 // RUN: dag-opt %s --split-input-file -p convert-dag-to-linalg | filecheck %s
 
 // softmax along dim 1, as PyTorch computes it: the max (from -inf), the sum of
-// exp(x - max) (from 0), then exp(x - max) / sum. The reductions drop dim 1.
+// exp(x - max) (from 0; reassociable, as PyTorch's vectorized sums, so that LLVM
+// vectorizes the loop with its exp), then exp(x - max) / sum. The reductions drop
+// dim 1.
 // CHECK-LABEL: func.func @softmax
 // CHECK:         %[[NINF:.*]] = arith.constant 0xff800000 : f32
 // CHECK-NEXT:    %[[M0:.*]] = linalg.fill ins(%[[NINF]] : f32) outs(%{{.*}} : tensor<2x4xf32>)
@@ -12,7 +14,7 @@
 // CHECK-NEXT:    ^bb0(%[[A:.*]]: f32, %[[B:.*]]: f32, %[[C:.*]]: f32):
 // CHECK-NEXT:      %[[D:.*]] = arith.subf %[[A]], %[[B]] : f32
 // CHECK-NEXT:      %[[E:.*]] = math.exp %[[D]] : f32
-// CHECK-NEXT:      %[[F:.*]] = arith.addf %[[E]], %[[C]] : f32
+// CHECK-NEXT:      %[[F:.*]] = arith.addf %[[E]], %[[C]] fastmath<reassoc> : f32
 // CHECK:         %[[Y:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel"]} ins(%x, %[[M]], %[[S]] : {{.*}})
 // CHECK:           math.exp
 // CHECK-NEXT:      arith.divf
