@@ -47,8 +47,8 @@ blocks of at most `MC = 252` rows (the `MC x KC` block of A is read once per
 column panel and stays in L2), then `N` into panels of `NR = 2 x 16` columns, then
 the rows into micro-tiles of `MR = 6`. Each `KC x NR` panel of B is first copied to
 a contiguous 32 KiB buffer (when more than one row tile reuses it, or B's columns
-are not contiguous: a transposed B is packed a column at a time, reading along W's
-rows), so that it stays in L1 whatever B's leading dimension (power-of-two strides
+are not contiguous: a transposed B, W^T, is packed by 16 x 16 blocks of W read
+along its rows and transposed in registers), so that it stays in L1 whatever B's leading dimension (power-of-two strides
 would otherwise map its rows to a few cache sets); when several row blocks read
 B, all its whole panels are packed once, before them (`K x NR` each; an
 `scf.parallel` over the panels when the GEMM is threaded), instead of once per
@@ -421,6 +421,15 @@ def _shuffle(b: _Builder, vector: SSAValue, lanes: Sequence[int]) -> SSAValue:
     mask = DenseArrayBase.from_list(i32, list(lanes))
     shuffle = llvm.ShuffleVectorOp.build(
         operands=[vector, vector], properties={"mask": mask},
+        result_types=[VectorType(f32, [len(lanes)])])
+    return b.add(shuffle).results[0]
+
+
+def _shuffle2(b: _Builder, first: SSAValue, second: SSAValue,
+              lanes: Sequence[int]) -> SSAValue:
+    """Lanes of ``first`` (0..15) and ``second`` (16..31), as a ``vector<16xf32>``."""
+    shuffle = llvm.ShuffleVectorOp.build(
+        operands=[first, second], properties={"mask": DenseArrayBase.from_list(i32, list(lanes))},
         result_types=[VectorType(f32, [len(lanes)])])
     return b.add(shuffle).results[0]
 
@@ -1124,7 +1133,7 @@ def emit_batched_gemm(b: _Builder, batches: int, operands: _Operands, m: int, n:
     major matrices, C with unit column stride, A any strides, and B unit column
     stride unless ``strided_b`` (a transposed matrix, ``W^T`` with W ``n x k``):
     then every panel of B, the edge columns too, is packed from its strided
-    layout (a column of W at a time, read along W's rows), and the dot products
+    layout (16 x 16 blocks of W transposed in registers), and the dot products
     of the last columns read W's rows in place. See the module
     docstring for the blocking and :class:`Split` for the chunks of each GEMM; the
     batch index and the chunks are the dimensions of one ``scf.parallel`` (unless
@@ -1301,8 +1310,10 @@ def emit_batched_gemm(b: _Builder, batches: int, operands: _Operands, m: int, n:
 def _pack(b: _Builder, src: _Matrix, packed: _Matrix, k0, k1, j0, columns: int) -> None:
     """``packed[kk - k0, j] = src[kk, j0 + j]`` for ``k0 <= kk < k1``, ``j <
     columns``: vectors along the rows of a matrix with unit column stride (for a
-    whole panel), else one column of ``src`` at a time (a row of W for ``src =
-    W^T``: one stream of reads)."""
+    whole panel); for ``src = W^T`` (unit row stride: W's rows contiguous), 16 x
+    16 blocks loaded along W's rows and transposed in registers
+    (:func:`_transpose`), the last ``(k1 - k0) mod 16`` rows one column at a time;
+    else one column of ``src`` at a time."""
     if src.inc == 1 and columns == NR:
         def row(b: _Builder, kk, _):
             at = b.linear([(kk, 1), (k0, -1)])
@@ -1314,16 +1325,59 @@ def _pack(b: _Builder, src: _Matrix, packed: _Matrix, k0, k1, j0, columns: int) 
         b.loop(k0, k1, 1, row)
         return
 
-    def column(b: _Builder, j, _):
+    def column(b: _Builder, j, _, lo=k0):
         def element(b: _Builder, kk, _):
             value = _load(b, src, kk, b.linear([(j0, 1), (j, 1)]), 1)
             _store(b, value, packed, b.linear([(kk, 1), (k0, -1)]), j)
             return []
 
-        b.loop(k0, k1, 1, element)
+        b.loop(lo, k1, 1, element)
         return []
 
-    b.loop(0, columns, 1, column)
+    if src.ld != 1:
+        b.loop(0, columns, 1, column)
+        return
+    # B = W^T with W's rows contiguous: blocks of 16 x 16 read along W's rows and
+    # transposed in registers, then the last k1 - k0 mod 16 rows one at a time.
+    if isinstance(k0, int) and isinstance(k1, int):
+        whole: SSAValue | int = k1 - (k1 - k0) % LANES
+    else:
+        span = b.add(arith.SubiOp(b.value(k1), b.value(k0))).results[0]
+        rest = b.add(arith.RemUIOp(span, b.const(LANES))).results[0]
+        whole = b.add(arith.SubiOp(b.value(k1), rest)).results[0]
+
+    def block(b: _Builder, kk, _):
+        for h in range(0, columns, LANES):
+            count = min(LANES, columns - h)
+            # src[kk .. kk+15, j] are consecutive (src.ld == 1): W's row j.
+            w_rows = [_load(b, src, kk, b.linear([(j0, 1)], h + jj), LANES)
+                      for jj in range(count)]
+            w_rows += [_zeros(b)] * (LANES - count)
+            for t, vector in enumerate(_transpose(b, w_rows)):
+                _store(b, vector, packed, b.linear([(kk, 1), (k0, -1)], t), h)
+        return []
+
+    b.loop(k0, whole, LANES, block)
+    b.loop(0, columns, 1, lambda b, j, _: column(b, j, _, whole))
+
+
+def _transpose(b: _Builder, rows: Sequence[SSAValue]) -> list[SSAValue]:
+    """The 16 x 16 matrix whose rows are the 16 ``vector<16xf32>`` ``rows``,
+    transposed: four stages of ``llvm.shufflevector`` pairs, stage ``s`` swapping
+    the off-diagonal ``2^s x 2^s`` blocks of each ``2^(s+1)`` block (the recursive
+    block transpose; 64 shuffles)."""
+    rows = list(rows)
+    size = 1
+    while size < LANES:
+        low = [lane if lane // size % 2 == 0 else LANES + lane - size for lane in range(LANES)]
+        high = [lane + size if lane // size % 2 == 0 else LANES + lane for lane in range(LANES)]
+        out = list(rows)
+        for group in range(0, LANES, 2 * size):
+            for i in range(group, group + size):
+                out[i], out[i + size] = (_shuffle2(b, rows[i], rows[i + size], mask)
+                                         for mask in (low, high))
+        rows, size = out, 2 * size
+    return rows
 
 
 def _next(b: _Builder, index: SSAValue | int) -> SSAValue | int:

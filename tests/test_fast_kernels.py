@@ -166,11 +166,14 @@ class Attention(torch.nn.Module):
 
 class Linear197(torch.nn.Module):
     """A ViT linear (197 rows: 32 tiles and 5 tail rows) whose transposed weight is
-    read in place by the GEMM's packing, with the bias and GELU fused."""
+    read in place by the GEMM's packing (16 x 16 blocks of W transposed in
+    registers, then the k rows past them and the 13 edge columns), with the bias
+    and GELU fused; ``k`` past one k block gives the packing a k range known only
+    at run time."""
 
-    def __init__(self):
+    def __init__(self, k: int = 70):
         super().__init__()
-        self.fc = torch.nn.Linear(70, 45)
+        self.fc = torch.nn.Linear(k, 45)
 
     def forward(self, x):
         return torch.nn.functional.gelu(self.fc(x))
@@ -196,6 +199,7 @@ CONTRACTIONS = {
     "attention": (Attention(), [(1, 6, 197, 64)] * 3),
     "attention-causal": (Attention(causal=True), [(2, 3, 37, 16)] * 2 + [(2, 3, 37, 40)]),
     "linear-197": (Linear197(), [(197, 70)]),
+    "linear-two-k-blocks": (Linear197(KC + 44), [(20, KC + 44)]),
 }
 
 

@@ -1,7 +1,8 @@
 // Batched contractions (a linalg.generic with the maps and the multiply-add body
 // of a matmul) become one packed GEMM per batch index; a transposed B (q @ k^T)
-// has its panels packed from k's rows, a column of B at a time, and a transposed
-// copy of a matmul's B (a linear layer's weight) is read in place, the copy erased.
+// has its panels packed from k's rows, 16 x 16 blocks loaded along k's rows and
+// transposed in registers (four stages of 16 shuffles), and a transposed copy of a
+// matmul's B (a linear layer's weight) is read in place, the copy erased.
 // RUN: dag-opt %s --split-input-file -p dagc-linalg-to-microkernels | filecheck %s
 
 // CHECK-LABEL: func.func @qk
@@ -9,10 +10,9 @@
 // CHECK:         %[[PACK:.*]] = memref.alloc() {alignment = 64 : i64} : memref<8192xf32>
 // CHECK:         scf.for %[[Z:.*]] = %{{.*}} to %{{.*}} step
 // CHECK:           "memref.extract_aligned_pointer_as_index"(%k)
-// CHECK:           scf.for %[[J:.*]] = %{{.*}} to %{{.*}} step
-// CHECK:             scf.for %[[KK:.*]] = %{{.*}} to %{{.*}} step
-// CHECK:               %[[X:.*]] = llvm.load %{{.*}} {alignment = 4 : i64} : !llvm.ptr -> f32
-// CHECK:               llvm.store %[[X]], %{{.*}} {alignment = 4 : i64} : f32, !llvm.ptr
+// CHECK-COUNT-16:  llvm.load %{{.*}} {alignment = 4 : i64} : !llvm.ptr -> vector<16xf32>
+// CHECK-COUNT-64:  llvm.shufflevector
+// CHECK-COUNT-16:  llvm.store %{{.*}}, %{{.*}} {alignment = 4 : i64} : vector<16xf32>, !llvm.ptr
 // CHECK:           scf.for {{.*}} iter_args({{.*}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
 // CHECK:             llvm.intr.fma
 // CHECK:         memref.dealloc %[[PACK]]
