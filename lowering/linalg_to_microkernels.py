@@ -48,8 +48,9 @@ column panel and stays in L2), then `N` into panels of `NR = 2 x 16` columns, th
 the rows into micro-tiles of `MR = 6`. Each `KC x NR` panel of B is first copied to
 a contiguous 32 KiB buffer (when more than one row tile reuses it, or B's columns
 are not contiguous: a transposed B, W^T, is packed by 16 x 16 blocks of W read
-along its rows and transposed in registers), so that it stays in L1 whatever B's leading dimension (power-of-two strides
-would otherwise map its rows to a few cache sets); when several row blocks read
+along its rows and transposed in registers), so that it stays in L1 whatever B's
+leading dimension (power-of-two strides would otherwise map its rows to a few cache
+sets); when several row blocks read
 B, all its whole panels are packed once, before them (`K x NR` each; an
 `scf.parallel` over the panels when the GEMM is threaded), instead of once per
 block. A is read in place. The micro-kernel keeps the `MR x NR` block of C
@@ -416,20 +417,13 @@ def _store(b: _Builder, value: SSAValue, m: _Matrix, row, col,
         b.add(llvm.MaskedStoreOp(value, address, mask, alignment=4))
 
 
-def _shuffle(b: _Builder, vector: SSAValue, lanes: Sequence[int]) -> SSAValue:
-    """``vector``'s elements at ``lanes``, as a ``vector<len(lanes) x f32>``."""
+def _shuffle(b: _Builder, vector: SSAValue, lanes: Sequence[int],
+             second: SSAValue | None = None) -> SSAValue:
+    """The ``lanes`` of ``vector`` (and, numbered after its lanes, of ``second``),
+    as a ``vector<len(lanes) x f32>``."""
     mask = DenseArrayBase.from_list(i32, list(lanes))
     shuffle = llvm.ShuffleVectorOp.build(
-        operands=[vector, vector], properties={"mask": mask},
-        result_types=[VectorType(f32, [len(lanes)])])
-    return b.add(shuffle).results[0]
-
-
-def _shuffle2(b: _Builder, first: SSAValue, second: SSAValue,
-              lanes: Sequence[int]) -> SSAValue:
-    """Lanes of ``first`` (0..15) and ``second`` (16..31), as a ``vector<16xf32>``."""
-    shuffle = llvm.ShuffleVectorOp.build(
-        operands=[first, second], properties={"mask": DenseArrayBase.from_list(i32, list(lanes))},
+        operands=[vector, vector if second is None else second], properties={"mask": mask},
         result_types=[VectorType(f32, [len(lanes)])])
     return b.add(shuffle).results[0]
 
@@ -1374,7 +1368,7 @@ def _transpose(b: _Builder, rows: Sequence[SSAValue]) -> list[SSAValue]:
         out = list(rows)
         for group in range(0, LANES, 2 * size):
             for i in range(group, group + size):
-                out[i], out[i + size] = (_shuffle2(b, rows[i], rows[i + size], mask)
+                out[i], out[i + size] = (_shuffle(b, rows[i], mask, rows[i + size])
                                          for mask in (low, high))
         rows, size = out, 2 * size
     return rows
