@@ -51,6 +51,7 @@ from dagc.runtime.executor import (
     Subgraph,
     TensorSpec,
     TorchExecutable,
+    cpu_arg_specs,
 )
 
 if TYPE_CHECKING:
@@ -63,6 +64,7 @@ CPU_STAGES: tuple[str, ...] = (
     "dagc-linalg-fuse-elementwise",
     "dagc-bufferize",
     "dagc-plan-memory",
+    "dagc-entry-workspace",
     "dagc-linalg-to-microkernels",
     "dagc-linalg-generalize",
     "dagc-linalg-to-loops{parallel=true}",
@@ -384,7 +386,7 @@ def _build_cpu(hoisted: Module, progress: Callable[[str], None] | None,
     from dagc.lowering.llvm_to_llvmir import translate_to_llvmir
     from dagc.runtime.cpu import CpuModule
 
-    split = CPU_STAGES.index("dagc-plan-memory") + 1  # read the plan, then go on
+    split = CPU_STAGES.index("dagc-entry-workspace") + 1  # read the plan, then go on
     planned, reports = lower(hoisted, CPU_STAGES[1:split], progress)
     lowered, rest = lower(planned, CPU_STAGES[split:], progress)
     reports += rest
@@ -406,16 +408,20 @@ def _build_cpu(hoisted: Module, progress: Callable[[str], None] | None,
 
 def _arena_figures(planned: Module) -> dict[str, int]:
     """``arena_bytes``, ``unplanned_bytes`` (the entry's) and ``kernel_arena_bytes``
-    (the largest of the other functions), as ``dagc-plan-memory`` recorded them."""
+    (the largest of the other functions), as ``dagc-plan-memory`` recorded them,
+    and ``workspace_bytes``, the entry's workspace argument
+    (``dagc-entry-workspace``)."""
     from xdsl.dialects.func import FuncOp
 
+    from dagc.lowering.entry_workspace import workspace_bytes
     from dagc.lowering.plan_memory import planned_bytes
 
     entry = planned.forward
     arena, unplanned = planned_bytes(entry)
     kernel = max((planned_bytes(f)[0] for f in planned.op.body.ops
                   if isinstance(f, FuncOp) and f is not entry), default=0)
-    return {"arena_bytes": arena, "unplanned_bytes": unplanned, "kernel_arena_bytes": kernel}
+    return {"arena_bytes": arena, "unplanned_bytes": unplanned, "kernel_arena_bytes": kernel,
+            "workspace_bytes": workspace_bytes(entry)}
 
 
 def _cpu_memory(meta: Mapping[str, Any], entry: EntryLayout) -> MemoryReport:
@@ -429,19 +435,20 @@ def _cpu_memory(meta: Mapping[str, Any], entry: EntryLayout) -> MemoryReport:
 
 def _cpu_executable(built: CacheEntry, entry: EntryLayout) -> CpuExecutable:
     """Link ``built``'s object in process and call its ``forward`` with the entry's
-    layout: inputs, weights (``entry.arrays``), outputs.
+    layout: inputs, weights (``entry.arrays``), outputs, and the workspace when it
+    takes one (``built.meta["workspace_bytes"]``).
 
     Raises:
         RuntimeError: the object does not load; KeyError: it has no ``forward``.
     """
-    from dagc.runtime.cpu import ArgSpec, load_object
+    from dagc.runtime.cpu import load_object
 
-    specs = [ArgSpec.array(s.shape, s.dtype) for s in entry.inputs]
-    specs += [ArgSpec.array(entry.arrays[h].shape, entry.arrays[h].dtype) for h in entry.weights]
-    specs += [ArgSpec.array(s.shape, s.dtype) for s in entry.outputs]
+    workspace = int(built.meta.get("workspace_bytes", 0))
+    specs = cpu_arg_specs(entry.inputs, [entry.arrays[h] for h in entry.weights],
+                          entry.outputs, workspace)
     fn, _engine = load_object(built.object_code, "forward", specs)
     return CpuExecutable(fn, entry.inputs, entry.weights, entry.arrays, entry.outputs,
-                         built.llvm_ir, built.object_code)
+                         built.llvm_ir, built.object_code, workspace_bytes=workspace)
 
 
 def split_program(partitioned: Module):

@@ -59,6 +59,7 @@ _PASSES: dict[str, str] = {
     # -- lowering: bufferization --
     "dagc-bufferize": "dagc.lowering.bufferize:BufferizePass",
     "dagc-plan-memory": "dagc.lowering.plan_memory:PlanMemoryPass",
+    "dagc-entry-workspace": "dagc.lowering.entry_workspace:EntryWorkspacePass",
     "dagc-linalg-generalize": "dagc.lowering.linalg_generalize:LinalgGeneralizePass",
     "dagc-linalg-to-loops": "dagc.lowering.linalg_to_loops:LinalgToLoopsPass",
     "dagc-linalg-to-microkernels": "dagc.lowering.linalg_to_microkernels:LinalgToMicroKernelsPass",

@@ -1,6 +1,6 @@
 """Compiled artifacts: a directory that runs without the model's source or pickle.
 
-Layout (format version 1)::
+Layout (format version 2)::
 
     build/
       model.meta              JSON: format and version; inputs/outputs (shape, dtype);
@@ -9,7 +9,9 @@ Layout (format version 1)::
                               transfer a value between devices); sha256 of every file
       weights.safetensors     all weights, keyed by resource handle
       model.mlir              the dag-level IR (weights elided), for inspection
-      sg0/forward.o, .ll      a CPU subgraph: object code and its LLVM IR
+      sg0/forward.o, .ll      a CPU subgraph: object code and its LLVM IR (its forward
+                              takes inputs, weights, outputs and, since version 2,
+                              a workspace of ``workspace_bytes``)
       sg1/subgraph.mlir       a HOST subgraph: dag IR run by torch (opaque modules)
       sg2/dispatch.json, *.spv  a Vulkan subgraph: kernels and their dispatch table
 
@@ -30,7 +32,7 @@ from typing import Any
 import numpy as np
 
 FORMAT = "dagc-artifact"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 class ArtifactError(Exception):

@@ -17,8 +17,9 @@ crossing, which is what the artifact and the reports show.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -149,9 +150,30 @@ class Program:
 # ----------------------------------------------------------------------------
 
 
+WORKSPACE_ALIGNMENT = 64
+"""Bytes: the alignment of a CPU executable's workspace (the arena's)."""
+
+
+def cpu_arg_specs(inputs: Sequence[TensorSpec], weights: Sequence[np.ndarray],
+                  outputs: Sequence[TensorSpec], workspace_bytes: int = 0) -> list:
+    """The arguments of a CPU subgraph's ``forward``, as ``ArgSpec``s: inputs,
+    weights, outputs, then (``workspace_bytes > 0``) the workspace, ``uint8``."""
+    from dagc.runtime.cpu import ArgSpec
+
+    specs = [ArgSpec.array(s.shape, s.dtype) for s in inputs]
+    specs += [ArgSpec.array(w.shape, w.dtype) for w in weights]
+    specs += [ArgSpec.array(s.shape, s.dtype) for s in outputs]
+    if workspace_bytes:
+        specs.append(ArgSpec.array((workspace_bytes,), "uint8"))
+    return specs
+
+
 @dataclass
 class CpuExecutable:
-    """Native code of one subgraph: ``fn(inputs..., weights..., outputs...)``."""
+    """Native code of one subgraph: ``fn(inputs..., weights..., outputs...)``, and
+    ``workspace`` when ``workspace_bytes`` > 0 (``dagc-entry-workspace``): a buffer
+    allocated once, at the first call, and passed to every call (a call made while
+    another thread's call holds it gets a buffer of its own)."""
 
     fn: Any
     inputs: list[TensorSpec]
@@ -161,11 +183,27 @@ class CpuExecutable:
     llvm_ir: str = ""
     object_code: bytes = b""  # a host object file (``CpuModule.emit_object``)
     kind: str = "llvm-object"
+    workspace_bytes: int = 0
+    _workspace: np.ndarray | None = field(default=None, init=False, repr=False)
+    _workspace_lock: threading.Lock = field(default_factory=threading.Lock, init=False,
+                                            repr=False)
 
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         outs = [np.empty(o.shape, dtype=o.dtype) for o in self.outputs]
         args = [np.ascontiguousarray(a) for a in inputs]
-        self.fn(*args, *(self.weight_arrays[h] for h in self.weight_handles), *outs)
+        weights = [self.weight_arrays[h] for h in self.weight_handles]
+        if not self.workspace_bytes:
+            self.fn(*args, *weights, *outs)
+            return outs
+        if self._workspace_lock.acquire(blocking=False):
+            try:
+                if self._workspace is None:
+                    self._workspace = _aligned_bytes(self.workspace_bytes)
+                self.fn(*args, *weights, *outs, self._workspace)
+            finally:
+                self._workspace_lock.release()
+        else:  # another thread's call holds the shared workspace
+            self.fn(*args, *weights, *outs, _aligned_bytes(self.workspace_bytes))
         return outs
 
     def weights(self) -> dict[str, np.ndarray]:
@@ -180,7 +218,8 @@ class CpuExecutable:
             "files": ["forward.o", "forward.ll"],
             "object": "forward.o",
             "entry": "forward",
-            "convention": "bare pointers: inputs, weights, outputs",
+            "convention": "bare pointers: inputs, weights, outputs, workspace",
+            "workspace_bytes": self.workspace_bytes,
             "inputs": [s.to_json() for s in self.inputs],
             "outputs": [s.to_json() for s in self.outputs],
             "weights": weight_entries(self.weight_handles, self.weight_arrays),
@@ -188,18 +227,26 @@ class CpuExecutable:
 
     @staticmethod
     def load(folder: Path, meta: dict, weights: Mapping[str, np.ndarray]) -> CpuExecutable:
-        from dagc.runtime.cpu import ArgSpec, load_object
+        from dagc.runtime.cpu import load_object
 
         check_weights(meta["weights"], weights)
-        specs = [ArgSpec.array(s["shape"], s["dtype"])
-                 for s in (*meta["inputs"], *meta["weights"], *meta["outputs"])]
+        handles = [w["name"] for w in meta["weights"]]
+        inputs = [TensorSpec.from_json(s) for s in meta["inputs"]]
+        outputs = [TensorSpec.from_json(s) for s in meta["outputs"]]
+        workspace = int(meta.get("workspace_bytes", 0))
+        specs = cpu_arg_specs(inputs, [weights[h] for h in handles], outputs, workspace)
         code = (folder / meta["object"]).read_bytes()
         fn, _engine = load_object(code, meta["entry"], specs)
-        handles = [w["name"] for w in meta["weights"]]
-        return CpuExecutable(fn, [TensorSpec.from_json(s) for s in meta["inputs"]], handles,
-                             {h: weights[h] for h in handles},
-                             [TensorSpec.from_json(s) for s in meta["outputs"]],
-                             object_code=code)
+        return CpuExecutable(fn, inputs, handles, {h: weights[h] for h in handles}, outputs,
+                             object_code=code, workspace_bytes=workspace)
+
+
+def _aligned_bytes(size: int) -> np.ndarray:
+    """``size`` uninitialized bytes starting at a multiple of
+    ``WORKSPACE_ALIGNMENT``."""
+    raw = np.empty(size + WORKSPACE_ALIGNMENT, np.uint8)
+    start = -raw.ctypes.data % WORKSPACE_ALIGNMENT
+    return raw[start:start + size]
 
 
 @dataclass
