@@ -4,11 +4,11 @@
 Runs after `dagc-plan-memory`. The arena of `@forward`, the entry point, holds every
 intermediate of a call, and is as large as the model's largest live set (48 MiB for
 MobileNetV2 at batch 8). Allocated and freed by each call, a block that large comes
-from `mmap` and goes back to the system every time (glibc maps every allocation
-above 32 MiB on 64-bit hosts, whatever `M_MMAP_THRESHOLD` says), so each call
+from `mmap` and goes back to the system every time (glibc's mmap threshold, which
+otherwise follows the sizes freed, stops at 32 MiB on 64-bit hosts), so each call
 first touches fresh pages: 11,800 page faults and 29 ms of system time a call on
-MobileNetV2 at batch 8, more than its kernels' 25 ms. As IREE and TVM give their
-programs a workspace, the arena becomes the entry's last argument:
+MobileNetV2 at batch 8, more than its kernels' 25 ms. Instead, the arena becomes
+the entry's last argument, a workspace the runtime owns:
 
     func.func @forward(%x: ..., %w: ..., %out: ...) {
       %arena = memref.alloc() {alignment = 64 : i64} : memref<Bxi8>

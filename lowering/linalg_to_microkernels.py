@@ -74,7 +74,8 @@ Threads: a GEMM of at least `PARALLEL_MIN_FLOPS` is split into chunks
 iterations of an outermost `scf.parallel` with constant bounds (run on a thread pool
 by `dagc-parallel-to-threads`, which gives each thread a contiguous range of
 iterations). Each chunk runs all `k` blocks over its block of C, with its own
-packed-B buffer; the rows and columns past the whole tiles and panels belong to the
+packed-B buffer (or reading the panels packed once before the chunks, when there
+are several row blocks); the rows and columns past the whole tiles and panels belong to the
 last row block and column range. A batch of GEMMs adds the batch index as the
 outermost dimension of the same `scf.parallel` (one fork-join for all). Chunks write
 disjoint blocks of C (and of the epilogue's destination): the body is race-free. The
@@ -183,14 +184,16 @@ MC = 252
 """Most rows of A in a block (``MC x KC`` floats, 252 KiB, stay in a 1 MiB L2). Up
 to 252 output channels (ResNet's 64..256) are one block, so each panel of B is
 packed once and a GEMM's chunks are column ranges only: measured on ResNet-18's
-3x3 convolutions (Zen 5, one thread) 4-7% faster than 120 rows at 128 and 64->128
-stride 2, equal at 64, 256 and 512."""
+3x3 convolutions (Zen 5, one thread) 4-7% faster than 120 rows with 128 output
+channels (3x3 and 64->128 stride 2), equal with 256 and 512 (64 is one block
+either way)."""
 
 DOT_EDGE = 8
 """The most columns of C past its whole vectors (``N mod 16``) computed as dot
 products along ``k`` (:func:`_dot_row`) rather than by a micro-kernel whose last
-vector is masked to them: a masked vector costs a full one per row and ``k``, a
-dot product about ``(1 + columns) / 2`` cycles per row and 16 ``k``."""
+vector is masked to them: a masked vector costs a full fused multiply-add per row
+and ``k``; the dot products ``columns`` of them and ``1 + columns`` loads per row
+and 16 ``k``. (8 and 15 measured alike on ResNet's 196- and 49-column outputs.)"""
 
 PARALLEL_MIN_FLOPS = 1 << 21
 """Kernels of fewer flops (2 per multiply-add; about 20 us on one core) run on one
@@ -1061,7 +1064,9 @@ class Split:
     MR-row tiles (at most ``MC`` rows each) times ``cols`` balanced ranges of its
     whole NR-column panels. The rows past the whole tiles belong to the last block,
     the columns past the whole panels to the last range. Chunks write disjoint
-    blocks of C; each runs all ``k`` blocks and packs its own panels of B."""
+    blocks of C; each runs all ``k`` blocks and packs its own panels of B (unless
+    there are several row blocks: :func:`emit_batched_gemm` then packs B's whole
+    panels once, before the chunks)."""
 
     rows: int
     cols: int

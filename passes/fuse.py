@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
-from xdsl.ir import Block, Operation, Region, SSAValue
+from xdsl.ir import Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
     PatternRewriter,
@@ -46,7 +46,7 @@ from xdsl.pattern_rewriter import (
 from xdsl.rewriter import InsertPoint
 
 from dagc.dialects import dag
-from dagc.passes.utils import users
+from dagc.passes.utils import block_for, users
 
 ANCHORS: tuple[type[dag.DagOp], ...] = (
     dag.Conv2dOp, dag.ConvTranspose2dOp, dag.LinearOp, dag.MatmulOp,
@@ -84,12 +84,7 @@ def fuse_ops(chain: list[Operation], rewriter: PatternRewriter) -> dag.FusedOp:
     """
     inside = {r for op in chain for r in op.results}
     external = list(dict.fromkeys(v for op in chain for v in op.operands if v not in inside))
-    block = Block(arg_types=[v.type for v in external])
-    mapping: dict[SSAValue, SSAValue] = dict(zip(external, block.args))
-    for arg, value in zip(block.args, external):
-        arg.name_hint = value.name_hint
-    for op in chain:
-        block.add_op(op.clone(mapping))
+    block, mapping = block_for(external, chain)
     last = chain[-1]
     block.add_op(dag.YieldOp(*(mapping[r] for r in last.results)))
     fused = dag.FusedOp("+".join(op.label for op in chain), external, Region(block))

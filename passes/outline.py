@@ -30,7 +30,7 @@ from xdsl.ir import Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 
 from dagc.dialects import dag
-from dagc.passes.utils import KeywordOptions, users
+from dagc.passes.utils import KeywordOptions, block_for, users
 
 
 class OutlineError(ValueError):
@@ -178,12 +178,7 @@ def outline(module: ModuleOp, subgraph: Sequence[Operation], func_name: str) -> 
                 inputs.append(v)
     outputs = [r for op in subgraph for r in op.results
                if any(u not in inside for u in users(r))]
-    body = Block(arg_types=[v.type for v in inputs])
-    mapping: dict[SSAValue, SSAValue] = dict(zip(inputs, body.args))
-    for arg, v in zip(body.args, inputs):
-        arg.name_hint = v.name_hint
-    for op in subgraph:
-        body.add_op(op.clone(mapping))
+    body, mapping = block_for(inputs, subgraph)
     body.add_op(ReturnOp(*(mapping[v] for v in outputs)))
     name = _fresh_symbol(module, func_name)
     func = FuncOp(name, ([v.type for v in inputs], [v.type for v in outputs]),

@@ -38,7 +38,7 @@ from typing import IO
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.dialects.func import FuncOp, ReturnOp
-from xdsl.ir import Block, Operation, Region, SSAValue
+from xdsl.ir import Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 
 from dagc.dialects import dag
@@ -54,6 +54,7 @@ from dagc.dialects.device import (
     value_nbytes,
 )
 from dagc.ir import Module
+from dagc.passes.utils import block_for
 
 Allocation = Mapping[str, str] | str | os.PathLike
 """An allocation: a mapping op name -> ``"KIND:index"``, or the path of a JSON file
@@ -401,10 +402,7 @@ def partition_function(func: FuncOp, placement: Mapping[Operation, DeviceId],
                 value = moved[key]
             operands.append(value)
 
-        body = Block(arg_types=[v.type for v in inputs])
-        for arg, v in zip(body.args, inputs):
-            arg.name_hint = v.name_hint
-        mapper: dict[SSAValue, SSAValue] = dict(zip(inputs, body.args))
+        body, mapper = block_for(inputs)
         for op in g.ops:
             for v in _external_operands(op):
                 if isinstance(v.owner, dag.ConstantOp) and v not in mapper:

@@ -1,5 +1,6 @@
 """Helpers shared by the dag-level passes: reading and creating weight constants,
-erasing dead constants, and pass options whose names are Python keywords.
+erasing dead constants, the body of a region made of existing ops, and pass options
+whose names are Python keywords.
 
 Weights are ``dag.constant`` ops whose value is a ``dense_resource`` blob (see
 :mod:`dagc.ir`); small literals are ``dense<...>`` attributes. Passes read both with
@@ -9,7 +10,7 @@ Weights are ``dag.constant`` ops whose value is a ``dense_resource`` blob (see
 from __future__ import annotations
 
 import keyword
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Self
 
 import numpy as np
@@ -20,7 +21,7 @@ from xdsl.dialects.builtin import (
     StringAttr,
     TensorType,
 )
-from xdsl.ir import Attribute, Operation, SSAValue
+from xdsl.ir import Attribute, Block, Operation, SSAValue
 from xdsl.utils.arg_spec import ArgSpec
 
 from dagc.dialects import dag
@@ -101,6 +102,22 @@ def erase_dead_constants(values: Iterable[SSAValue], rewriter=None) -> None:
 def store_of(ctx: Context) -> ResourceStore:
     """The resource store of a pass's context (see :func:`dagc.ir.resources`)."""
     return resources(ctx)
+
+
+def block_for(
+    inputs: Sequence[SSAValue], ops: Iterable[Operation] = ()
+) -> tuple[Block, dict[SSAValue, SSAValue]]:
+    """A new block whose arguments stand for ``inputs`` (their types and name
+    hints), holding clones of ``ops`` in order with their operands mapped; and the
+    mapping from the original values (``inputs``, the ops' results) to the block's.
+    The caller adds the terminator (and may clone more ops with the mapping)."""
+    block = Block(arg_types=[v.type for v in inputs])
+    mapping: dict[SSAValue, SSAValue] = dict(zip(inputs, block.args))
+    for arg, value in zip(block.args, inputs):
+        arg.name_hint = value.name_hint
+    for op in ops:
+        block.add_op(op.clone(mapping))
+    return block, mapping
 
 
 def users(value: SSAValue) -> list[Operation]:

@@ -8,7 +8,7 @@ import pytest
 import torch
 from dagc.compiler.compile import CPU_STAGES, lower
 from dagc.ir import parse
-from dagc.lowering.linalg_to_microkernels import KC, LinalgToMicroKernelsPass
+from dagc.lowering.linalg_to_microkernels import KC, LinalgToMicroKernelsPass, Split
 from xdsl.dialects import func
 from xdsl.dialects.linalg.attrs import IteratorType
 from xdsl.dialects.linalg.ops import GenericOp, MatmulOp, TransposeOp
@@ -55,7 +55,8 @@ def test_gemm_edges(m, k, n):
     number of 6-row tiles ends with one), then up to 8 by dot products along k
     (49 = 32 + 16 + 1, 21 = 16 + 5, over two k blocks with a masked k tail),
     more by a masked vector (45 = 32 + 13); B's panels packed once for several row
-    blocks (302 rows: 4 blocks and 2 tail rows). One and two threads."""
+    blocks (302 rows: 2 blocks, the last with 2 tail rows). One and two threads."""
+    assert (Split.of(m, n, k).rows > 1) == (m == 302)  # the cases the docstring names
     rng = np.random.default_rng(0)
     a = rng.standard_normal((m, k), dtype=np.float32)
     b = rng.standard_normal((k, n), dtype=np.float32)

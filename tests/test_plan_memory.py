@@ -193,7 +193,7 @@ def test_compiled_model_matches_torch_and_reports_memory(capsys):
 def test_entry_arena_is_a_workspace_allocated_once(tmp_path):
     """dagc-entry-workspace: the entry's arena is an argument the executable
     allocates at its first call and passes to every call (no allocation, so no
-    fresh pages, per call); calls on two threads at once, and a saved and
+    fresh pages, per call); calls on eight threads at once, and a saved and
     reloaded artifact, still match torch."""
     import threading
 
