@@ -496,6 +496,52 @@ class Conv2dOp(DagOp):
         return [(x[0], w[0], oh, ow)]
 
 
+WINOGRAD_BT = ((1, 0, -1, 0), (0, 1, 1, 0), (0, -1, 1, 0), (0, 1, 0, -1))
+"""``B^T`` of Winograd's F(2x2, 3x3): a 4x4 input tile ``d`` becomes ``B^T d B``."""
+WINOGRAD_G = ((1, 0, 0), (0.5, 0.5, 0.5), (0.5, -0.5, 0.5), (0, 0, 1))
+"""``G`` of F(2x2, 3x3): a 3x3 filter ``g`` becomes ``G g G^T`` (4x4)."""
+WINOGRAD_AT = ((1, 1, 1, 0), (0, 1, -1, -1))
+"""``A^T`` of F(2x2, 3x3): a 4x4 product tile ``m`` becomes the 2x2 output ``A^T m A``."""
+
+
+@irdl_op_definition
+class WinogradConv2dOp(DagOp):
+    """A 3x3 convolution (stride 1, dilation 1, one group) by Winograd's minimal
+    filtering F(2x2, 3x3) (Lavin and Gray, "Fast Algorithms for Convolutional
+    Neural Networks", CVPR 2016), its filter already transformed.
+
+    input ``N x C x H x W``, weight ``U`` ``4 x 4 x F x C`` with ``U[:, :, f, c] = G
+    g G^T`` for the 3x3 filter ``g = w[f, c]`` (:data:`WINOGRAD_G`), optional bias
+    ``F``; result ``N x F x OH x OW``, ``OH = H + 2*pad_h - 2``, ``OW = W + 2*pad_w -
+    2``: the ``conv2d`` of ``w`` with that zero padding. Each 2x2 output tile at
+    ``(2*ty, 2*tx)`` is ``A^T [sum_c U[:, :, f, c] * (B^T d_c B)] A`` for the 4x4
+    input tile ``d_c`` at ``(2*ty - pad_h, 2*tx - pad_w)`` of channel ``c``
+    (:data:`WINOGRAD_BT`, :data:`WINOGRAD_AT`): 16 products per 4 outputs and
+    input channel instead of 36. Made by ``dagc-winograd`` from ``dag.conv2d``.
+    """
+
+    name = "dag.winograd_conv2d"
+    input = operand_def(TensorType)
+    weight = operand_def(TensorType)
+    bias = opt_operand_def(TensorType)
+    result = result_def(TensorType)
+    padding = prop_def(DenseArrayBase)
+
+    def infer_result_shapes(self) -> list[Shape]:
+        x, u = _tensor(self.input).get_shape(), _tensor(self.weight).get_shape()
+        if len(x) != 4 or len(u) != 4 or u[:2] != (4, 4):
+            raise VerifyException("input must be 4-D (NCHW) and weight 4 x 4 x F x C")
+        if u[3] != x[1]:
+            raise VerifyException(f"weight {list(u)} does not fit input {list(x)}")
+        if self.bias is not None and _tensor(self.bias).get_shape() != (u[2],):
+            raise VerifyException(f"bias must have shape [{u[2]}]")
+        ph, pw = _pair(self.padding, "padding")
+        oh, ow = x[2] + 2 * ph - 2, x[3] + 2 * pw - 2
+        if oh < 1 or ow < 1:
+            raise VerifyException("convolution output would be empty")
+        return [(x[0], u[2], oh, ow)]
+
+
 @irdl_op_definition
 class ConvTranspose2dOp(DagOp):
     """2-D transposed convolution, PyTorch ``conv_transpose2d`` semantics.
@@ -1178,8 +1224,8 @@ OPS: tuple[type[DagOp], ...] = (
     NegOp, SqrtOp, RsqrtOp, ExpOp, LogOp, AbsOp, ErfOp, TanhOp, SigmoidOp,
     ReluOp, Relu6Op, SiluOp, HardswishOp, HardsigmoidOp, GeluOp, LeakyReluOp,
     ClampOp, SoftmaxOp, LogSoftmaxOp,
-    Conv2dOp, ConvTranspose2dOp, LinearOp, MatmulOp, ScaledDotProductAttentionOp,
-    BatchNormOp, LayerNormOp, GroupNormOp,
+    Conv2dOp, WinogradConv2dOp, ConvTranspose2dOp, LinearOp, MatmulOp,
+    ScaledDotProductAttentionOp, BatchNormOp, LayerNormOp, GroupNormOp,
     MaxPool2dOp, AvgPool2dOp, AdaptiveAvgPool2dOp, MeanOp, SumOp,
     ReshapeOp, ExpandOp, InterpolateOp, PermuteOp, ConcatOp, SliceOp, SelectOp,
     PadOp, ConstantOp, OpaqueOp, FusedOp,

@@ -63,6 +63,14 @@ def _conv(op, ins, outs):
     return 2 * macs + bias, macs
 
 
+def _winograd_conv(op, ins, outs):
+    """A Winograd convolution counts as the direct 3x3 one it computes (the
+    convention of cuDNN's and MLPerf's reports): ``U`` is ``4 x 4 x F x C``."""
+    macs = _numel(outs[0]) * ins[1][3] * 9
+    bias = _numel(outs[0]) if len(ins) > 2 else 0
+    return 2 * macs + bias, macs
+
+
 def _conv_transpose(op, ins, outs):
     x, w = ins[0], ins[1]
     macs = _numel(x) * w[1] * w[2] * w[3]
@@ -119,6 +127,7 @@ def _fused(op, ins, outs):
 
 COSTS: dict[type[Operation], CostFn] = {
     dag.Conv2dOp: _conv,
+    dag.WinogradConv2dOp: _winograd_conv,
     dag.ConvTranspose2dOp: _conv_transpose,
     dag.LinearOp: _linear,
     dag.MatmulOp: _matmul,

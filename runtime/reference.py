@@ -54,6 +54,25 @@ def _sdpa(op: dag.ScaledDotProductAttentionOp, q, k, v, mask=None):
                                           scale=_f(op.scale))
 
 
+def _winograd_conv2d(op: dag.WinogradConv2dOp, x, u, b=None):
+    """F(2x2, 3x3) from its definition (see :class:`~dagc.dialects.dag.WinogradConv2dOp`):
+    4x4 input tiles at stride 2, ``B^T d B``, the sum over channels with ``U``, ``A^T
+    m A``; the tiles past the output are cut off."""
+    n, _, h, w = x.shape
+    ph, pw = _pair(op.padding)
+    oh, ow = op.result.type.get_shape()[2:]
+    th, tw = -(-oh // 2), -(-ow // 2)
+    xp = F.pad(x, (pw, 2 * tw + 2 - w - pw, ph, 2 * th + 2 - h - ph))
+    d = xp.unfold(2, 4, 2).unfold(3, 4, 2)  # N x C x TH x TW x 4 x 4
+    bt = torch.tensor(dag.WINOGRAD_BT, dtype=x.dtype)
+    at = torch.tensor(dag.WINOGRAD_AT, dtype=x.dtype)
+    v = torch.einsum("ar,ncyxrs,bs->abncyx", bt, d, bt)
+    m = torch.einsum("abfc,abncyx->nfyxab", u, v)
+    y = torch.einsum("ia,nfyxab,jb->nfyixj", at, m, at).reshape(n, -1, 2 * th, 2 * tw)
+    y = y[:, :, :oh, :ow]
+    return y if b is None else y + b.reshape(1, -1, 1, 1)
+
+
 # Each entry: op class -> fn(op, *operand tensors) -> tensor.
 KERNELS: dict[type[dag.DagOp], Callable[..., torch.Tensor]] = {
     dag.AddOp: lambda op, a, b: a + b,
@@ -84,6 +103,7 @@ KERNELS: dict[type[dag.DagOp], Callable[..., torch.Tensor]] = {
     dag.LogSoftmaxOp: lambda op, x: torch.log_softmax(x, _i(op.dim)),
     dag.Conv2dOp: lambda op, x, w, b=None: F.conv2d(
         x, w, b, _pair(op.stride), _pair(op.padding), _pair(op.dilation), _i(op.groups)),
+    dag.WinogradConv2dOp: _winograd_conv2d,
     dag.ConvTranspose2dOp: lambda op, x, w, b=None: F.conv_transpose2d(
         x, w, b, _pair(op.stride), _pair(op.padding), _pair(op.output_padding),
         _i(op.groups), _pair(op.dilation)),

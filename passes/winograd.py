@@ -1,0 +1,151 @@
+"""``dagc-winograd``: 3x3 convolutions by Winograd's F(2x2, 3x3).
+
+A ``dag.conv2d`` with a 3x3 constant filter, stride 1, dilation 1 and one group
+becomes a ``dag.winograd_conv2d`` whose weight is the transformed filter ``U =
+G g G^T`` (``4 x 4 x F x C``, computed here in float64 and stored in the weight's
+dtype as a new resource blob; the old constant goes when unused). The product per
+2x2 output tile and input channel then takes 16 multiplications instead of 36:
+2.25x fewer in the channel contraction, which is where a convolution spends its
+time, for a transform of the input and of the output (Lavin and Gray, "Fast
+Algorithms for Convolutional Neural Networks", CVPR 2016). The transforms' entries
+are 0, +-1 and +-1/2, so float32 results stay within a few ulps of the direct sum.
+
+It pays where the contraction is large against the transforms and there are
+enough tiles to fill the GEMMs' columns: at least ``min_channels`` input and output
+channels and ``min_tiles`` 2x2 output tiles, the batch's images side by side (at
+batch 1, ResNet's 56x56, 28x28 and 14x14 stages qualify; its 7x7 one does not: 16
+tiles, a quarter of them padding, and a filter 16/9 times as large to read, which
+at batch 1 is what those layers wait on). The CPU pipeline runs it before
+hoisting the weights (``dag-to-llvm``'s first stage).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from xdsl.context import Context
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.passes import ModulePass
+from xdsl.ir import BlockArgument, Operation, SSAValue
+from xdsl.pattern_rewriter import (
+    PatternRewriter,
+    PatternRewriteWalker,
+    RewritePattern,
+    op_type_rewrite_pattern,
+)
+from xdsl.rewriter import InsertPoint
+
+from dagc.dialects import dag
+from dagc.ir import ResourceStore, resources
+from dagc.passes.utils import constant_array, erase_dead_constants, make_constant
+
+
+def winograd_filter(w: np.ndarray) -> np.ndarray:
+    """``U[a, b, f, c] = (G w[f, c] G^T)[a, b]`` of F(2x2, 3x3), float64.
+
+    Args:
+        w: ``F x C x 3 x 3`` filter (any float dtype).
+
+    Returns:
+        ``4 x 4 x F x C`` float64 array.
+
+    Raises:
+        ValueError: ``w`` is not ``F x C x 3 x 3``.
+    """
+    if w.ndim != 4 or w.shape[2:] != (3, 3):
+        raise ValueError(f"expected an F x C x 3 x 3 filter, got {list(w.shape)}")
+    g = np.asarray(dag.WINOGRAD_G, dtype=np.float64)
+    return np.einsum("ar,fcrs,bs->abfc", g, np.asarray(w, dtype=np.float64), g)
+
+
+def qualifies(op: dag.Conv2dOp, min_channels: int, min_tiles: int) -> bool:
+    """Whether ``op`` is a 3x3 f32 convolution ``dagc-winograd`` rewrites: stride
+    1, dilation 1, one group, at least ``min_channels`` input and output channels
+    and ``min_tiles`` 2x2 output tiles in all (the images side by side)."""
+    w, out = op.weight.type, op.result.type
+    f, c, kh, kw = w.get_shape()  # pyright: ignore
+    n, _, oh, ow = out.get_shape()  # pyright: ignore
+    same = all(tuple(a.get_values()) == (1, 1) for a in (op.stride, op.dilation))
+    return ((kh, kw) == (3, 3) and same and op.groups.value.data == 1
+            and str(w.element_type) == "f32"  # pyright: ignore
+            and min(f, c) >= min_channels and n * -(-oh // 2) * -(-ow // 2) >= min_tiles)
+
+
+class ConvToWinograd(RewritePattern):
+    """``conv2d(x, w, b)`` -> ``winograd_conv2d(x, U, b)`` (see the module docstring).
+
+    The filter is a ``dag.constant``, or, for a conv inside a ``dag.fused`` body
+    (``dag-fuse``'s), the block argument bound to one: ``U`` then becomes a new
+    operand of the fused op, and ``w``'s operand goes when nothing else reads it."""
+
+    def __init__(self, store: ResourceStore, min_channels: int, min_tiles: int):
+        self.store, self.min_channels, self.min_tiles = store, min_channels, min_tiles
+        self.filters: dict[dag.ConstantOp, dag.ConstantOp] = {}
+        """The transformed filter made for each filter constant: convs that share
+        a weight share its ``U``."""
+
+    def _filter(self, owner: dag.ConstantOp, w: np.ndarray, at: Operation,
+                rewriter: PatternRewriter) -> dag.ConstantOp:
+        """The ``U`` constant of the filter ``owner`` (holding ``w``), made and
+        inserted before ``at`` the first time."""
+        made = self.filters.get(owner)
+        if made is None or made.parent is None:
+            made = make_constant(self.store, f"{owner.label}.winograd", winograd_filter(w),
+                                 owner.result.type.element_type)  # pyright: ignore
+            made.result.name_hint = f"{owner.result.name_hint or 'w'}_winograd"
+            rewriter.insert(made, InsertPoint.before(at))
+            self.filters[owner] = made
+        return made
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: dag.Conv2dOp, rewriter: PatternRewriter) -> None:
+        if not qualifies(op, self.min_channels, self.min_tiles):
+            return
+        weight, fused = op.weight, None
+        if isinstance(weight, BlockArgument):
+            fused = weight.block.parent_op()
+            if not isinstance(fused, dag.FusedOp):
+                return
+            weight = fused.inputs[weight.index]
+        owner = weight.owner
+        w = constant_array(weight, self.store)
+        if w is None or not isinstance(owner, dag.ConstantOp):
+            return
+        u = self._filter(owner, w, owner, rewriter)
+        filt: SSAValue = u.result
+        if fused is not None:
+            block = fused.body.block
+            filt = block.insert_arg(u.result.type, len(block.args))
+            fused.operands = (*fused.operands, u.result)
+        new = dag.WinogradConv2dOp.create(
+            operands=[op.input, filt, *([op.bias] if op.bias is not None else [])],
+            result_types=[op.result.type],
+            properties={"padding": op.padding, "name": op.properties["name"]},
+            attributes=dict(op.attributes),
+        )
+        old = op.weight
+        rewriter.replace(op, [new])
+        if isinstance(old, BlockArgument) and not old.uses:
+            assert fused is not None
+            index = old.index
+            old.block.erase_arg(old)
+            fused.operands = (*fused.operands[:index], *fused.operands[index + 1:])
+        erase_dead_constants([owner.result], rewriter)
+
+
+@dataclass(frozen=True)
+class WinogradPass(ModulePass):
+    """Rewrite the qualifying 3x3 convolutions as ``dag.winograd_conv2d``."""
+
+    name = "dagc-winograd"
+
+    min_channels: int = 16
+    """The fewest input and output channels."""
+
+    min_tiles: int = 36
+    """The fewest 2x2 output tiles, all images together (the GEMMs' columns)."""
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        pattern = ConvToWinograd(resources(ctx), self.min_channels, self.min_tiles)
+        PatternRewriteWalker(pattern, apply_recursively=False).rewrite_module(op)
