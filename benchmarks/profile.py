@@ -30,7 +30,7 @@ def _kernel_rows(model_name: str, batch: int, runs: int):
     import dagc
     from dagc.benchmarks.gemm import median_seconds
     from dagc.compiler import compile as compile_module
-    from dagc.compiler.compile import CPU_STAGES, hoist_entry, lower
+    from dagc.compiler.compile import CPU_STAGES, HOISTED, hoist_entry, lower
     from dagc.dialects import dag
     from dagc.examples.models import get_model
     from dagc.lowering.llvm_to_llvmir import translate_to_llvmir
@@ -46,8 +46,8 @@ def _kernel_rows(model_name: str, batch: int, runs: int):
         from dagc.compiler.pipeline import run_pipeline
 
         module = run_pipeline(module, pipeline)
-    hoisted, _, _ = hoist_entry(module, CPU_STAGES[0])
-    outlined, _ = lower(hoisted, CPU_STAGES[1:2])
+    hoisted, _, _ = hoist_entry(module, CPU_STAGES[:HOISTED])
+    outlined, _ = lower(hoisted, CPU_STAGES[HOISTED:HOISTED + 1])
 
     calls: Counter[str] = Counter()
     for op in outlined.forward.body.block.ops:
@@ -63,7 +63,7 @@ def _kernel_rows(model_name: str, batch: int, runs: int):
             kinds[func.sym_name.data] = "+".join(o.name.removeprefix("dag.") for o in ops)
             flops[func.sym_name.data] = sum(op_cost(o)[0] for o in ops)
 
-    bufferized, _ = lower(outlined, CPU_STAGES[2:CPU_STAGES.index("dagc-bufferize") + 1])
+    bufferized, _ = lower(outlined, CPU_STAGES[HOISTED + 1:CPU_STAGES.index("dagc-bufferize") + 1])
     signatures = {f.sym_name.data: f.function_type for f in bufferized.op.body.ops
                   if isinstance(f, FuncOp) and f.sym_name.data in calls}
     lowered, _ = lower(bufferized, CPU_STAGES[CPU_STAGES.index("dagc-bufferize") + 1:])

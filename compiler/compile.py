@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from dagc.compiler.cache import CacheEntry
 
 CPU_STAGES: tuple[str, ...] = (
+    "dagc-winograd",
     "dagc-hoist-weights",
     "dagc-outline-kernels",
     "convert-dag-to-linalg",
@@ -73,6 +74,10 @@ CPU_STAGES: tuple[str, ...] = (
     "convert-to-llvm",
 )
 """The ``dag-to-llvm`` pipeline, in order."""
+
+HOISTED = CPU_STAGES.index("dagc-hoist-weights") + 1
+"""How many of :data:`CPU_STAGES` run before the weights are arguments: the
+compile cache's key is the IR after them."""
 
 @dataclass(frozen=True)
 class DagToLLVMPass(ModulePass):
@@ -292,25 +297,28 @@ class EntryLayout:
     outputs: list[TensorSpec]
 
 
-def hoist_entry(module: Module, stage: str = "dagc-hoist-weights",
+def hoist_entry(module: Module, stages: Sequence[str] = ("dagc-hoist-weights",),
                 progress: Callable[[str], None] | None = None
                 ) -> tuple[Module, list[StageReport], EntryLayout]:
-    """Run the weight-hoisting stage and read the entry's layout; shared by every
-    backend (CPU and Vulkan).
+    """Run the stages up to and including weight hoisting (the last of
+    ``stages``) and read the entry's layout; shared by every backend (CPU and
+    Vulkan). They run on a clone of ``module`` with a weight store of its own, so
+    the weights a stage makes (``dagc-winograd``'s filters) are not added to
+    ``module``'s.
 
     Raises:
-        CompileError: the stage failed, or weights do not follow the inputs.
+        CompileError: a stage failed, or weights do not follow the inputs.
     """
     from dagc.lowering.hoist_weights import weight_handles
 
-    hoisted, reports = lower(module, (stage,), progress)
+    hoisted, reports = lower(module.clone(), stages, progress)
     func = hoisted.forward
     handles = weight_handles(func)
     args = func.body.block.args
     inputs = [_spec(a.type) for a, h in zip(args, handles) if h is None]
     if handles[: len(inputs)] != [None] * len(inputs):
-        raise CompileError(stage, "weights must follow the inputs", None, "")
-    arrays = {h: np.ascontiguousarray(module.resources.array(
+        raise CompileError(stages[-1], "weights must follow the inputs", None, "")
+    arrays = {h: np.ascontiguousarray(hoisted.resources.array(
         DenseResourceAttr.from_params(h, a.type))) for a, h in zip(args, handles) if h}
     order = [h for h in handles if h is not None]
     outputs = [_spec(t) for t in func.function_type.outputs.data]
@@ -339,11 +347,11 @@ def compile_cpu(module: Module, progress: Callable[[str], None] | None = None,
     from dagc.compiler.cache import CacheWarning, CompileCache
     from dagc.compiler.heap import paused_gc
 
-    hoisted, reports, entry = hoist_entry(module, CPU_STAGES[0], progress)
+    hoisted, reports, entry = hoist_entry(module, CPU_STAGES[:HOISTED], progress)
     store = CompileCache.from_env() if cache else None
     if store is not None:
         start = time.perf_counter()
-        key = store.key(hoisted.to_text(), {"stages": list(CPU_STAGES[1:]),
+        key = store.key(hoisted.to_text(), {"stages": list(CPU_STAGES[HOISTED:]),
                                             "opt_level": opt_level})
         built = store.get(key)
         if built is not None:
@@ -387,7 +395,7 @@ def _build_cpu(hoisted: Module, progress: Callable[[str], None] | None,
     from dagc.runtime.cpu import CpuModule
 
     split = CPU_STAGES.index("dagc-entry-workspace") + 1  # read the plan, then go on
-    planned, reports = lower(hoisted, CPU_STAGES[1:split], progress)
+    planned, reports = lower(hoisted, CPU_STAGES[HOISTED:split], progress)
     lowered, rest = lower(planned, CPU_STAGES[split:], progress)
     reports += rest
     kernels = sum(1 for f in planned.op.body.ops

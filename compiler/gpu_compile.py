@@ -180,7 +180,7 @@ def compile_vulkan_subgraph(
         stages[-2] = stages[-2].replace("}", f" workgroup_size={workgroup_size}}}")
     if spirv_version != "1.3":
         stages[-1] += f'{{spirv_version="{spirv_version}"}}'
-    hoisted, reports, entry = hoist_entry(module, stages[0], progress)
+    hoisted, reports, entry = hoist_entry(module, stages[:1], progress)
     inputs, order, weights, outputs = entry.inputs, entry.weights, entry.arrays, entry.outputs
     lowered, rest = lower(hoisted, stages[1:], progress)
     reports += rest

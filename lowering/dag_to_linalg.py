@@ -961,6 +961,69 @@ class LowerConv2d(RewritePattern):
         rewriter.replace(op, [], [res])
 
 
+def constant_matrix(lb: LinalgBuilder, rows: Sequence[Sequence[float]]) -> SSAValue:
+    """A small 2-D ``arith.constant dense<[[...], ...]>`` tensor of the builder's
+    element type (transform matrices)."""
+    t = TensorType(lb.elem, [len(rows), len(rows[0])])
+    values = [float(v) for row in rows for v in row]
+    return lb.insert(arith.ConstantOp(DenseIntOrFPElementsAttr.from_list(t, values)))
+
+
+class LowerWinogradConv2d(RewritePattern):
+    """``dag.winograd_conv2d`` -> three linalg ops over the 2x2 output tiles
+    (``TH x TW`` of them, ``T = TH*TW``), on the input zero-padded to ``2*TH + 2 x
+    2*TW + 2``:
+
+    1. the input transform, a generic: ``V[a, b, c, n, ty, tx] = sum_{r, s}
+       BT[a, r] * BT[b, s] * x[n, c, 2*ty + r, 2*tx + s]`` (``4 x 4 x C x N x TH x
+       TW``);
+    2. the contraction with the filter, 16 GEMMs (:func:`batched_contraction`):
+       ``M[p] = U[p] @ V[p]``, ``F x C`` by ``C x N*T``, the images side by side
+       (each filter matrix is read once for the batch);
+    3. the output transform, a generic accumulating into the bias broadcast:
+       ``y[n, f, i, j] += sum_{a, b} AT[i mod 2, a] * AT[j mod 2, b] * M[a, b, f,
+       n, i floordiv 2, j floordiv 2]`` over the ``OH x OW`` outputs.
+
+    The transform matrices are constant operands (``dag.WINOGRAD_BT``,
+    ``WINOGRAD_AT``); the micro-kernel lowering computes 1 and 3 with their
+    entries unrolled."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: dag.WinogradConv2dOp, rewriter: PatternRewriter, /):
+        lb = _builder(rewriter, op)
+        x, u = op.input, op.weight
+        n, c, h, wd = _shape(x)
+        out = _shape(op.result)
+        f = out[1]
+        th, tw = -(-out[2] // 2), -(-out[3] // 2)
+        ph, pw = _pair(op.padding)
+        xp = lb.pad(x, [0, 0, ph, pw], [0, 0, 2 * th + 2 - h - ph, 2 * tw + 2 - wd - pw], 0.0)
+        bt, at = constant_matrix(lb, dag.WINOGRAD_BT), constant_matrix(lb, dag.WINOGRAD_AT)
+        # 1. loops (a, b, c, n, ty, tx, r, s)
+        v = lb.generic(
+            [(xp, affine_map(8, [_d(3), _d(2), _d(4) * 2 + _d(6), _d(5) * 2 + _d(7)])),
+             (bt, projection_map(8, [0, 6])), (bt, projection_map(8, [1, 7]))],
+            lb.fill((4, 4, c, n, th, tw), 0.0),
+            lambda b, d, p, q, acc: b.add(acc, b.mul(b.mul(p, q), d)),
+            out_map=projection_map(8, range(6)),
+            iterators=["parallel"] * 6 + ["reduction"] * 2,
+        )
+        # 2. M[p, f, (n, t)] = sum_c U[p, f, c] * V[p, c, (n, t)]
+        m = batched_contraction(lb, lb.reshape(u, (16, f, c)),
+                                lb.reshape(v, (16, c, n * th * tw)), transpose_b=False)
+        m = lb.reshape(m, (4, 4, f, n, th, tw))
+        # 3. loops (n, f, i, j, a, b)
+        res = lb.generic(
+            [(m, affine_map(6, [_d(4), _d(5), _d(1), _d(0), _d(2) // 2, _d(3) // 2])),
+             (at, affine_map(6, [_d(2) % 2, _d(4)])), (at, affine_map(6, [_d(3) % 2, _d(5)]))],
+            bias_init(lb, op.bias, out, 1),
+            lambda b, mv, p, q, acc: b.add(acc, b.mul(b.mul(p, q), mv)),
+            out_map=projection_map(6, range(4)),
+            iterators=["parallel"] * 4 + ["reduction"] * 2,
+        )
+        rewriter.replace(op, [], [res])
+
+
 class LowerConvTranspose2d(RewritePattern):
     """``dag.conv_transpose2d`` as a direct convolution (stride 1, same dilation):
 
@@ -1586,7 +1649,7 @@ class RejectOpaque(RewritePattern):
 
 
 PATTERNS: tuple[RewritePattern, ...] = (
-    LowerElementwise(), LowerSoftmax(), LowerConv2d(), LowerConvTranspose2d(),
+    LowerElementwise(), LowerSoftmax(), LowerConv2d(), LowerWinogradConv2d(), LowerConvTranspose2d(),
     LowerLinear(), LowerMatmul(), LowerScaledDotProductAttention(), LowerBatchNorm(),
     LowerLayerNorm(), LowerGroupNorm(), LowerMaxPool2d(), LowerAvgPool2d(),
     LowerAdaptiveAvgPool2d(), LowerReduce(), LowerReshape(), LowerExpand(),

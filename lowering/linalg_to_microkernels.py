@@ -27,6 +27,9 @@ innermost strides,
 - max pooling (the window-max `linalg.generic` of `dag-to-linalg`, MLIR's
   `linalg.pooling_nchw_max`, recognized by :meth:`_Conv.of_max_pool`): the same
   direct kernel with maximums instead of multiply-adds.
+- the input and output transforms of Winograd's F(2x2, 3x3) (the generics
+  `dag-to-linalg` makes of `dag.winograd_conv2d`; its 16 GEMMs are batched
+  contractions): vector kernels in :mod:`dagc.lowering.winograd_kernels`.
 
 A convolution whose input is a zero-padded copy (a zero fill, then a copy into its
 interior) reads the unpadded input instead: im2col writes the zeros of the
@@ -1978,21 +1981,27 @@ class _Conv:
     def erase(self, rewriter: PatternRewriter) -> None:
         """Erase the ops that built the padded input, and the padded buffer when
         nothing else uses it."""
-        if not self.padding:
-            return
-        fill = self.padding[0]
-        assert isinstance(fill, FillOp)
-        root = fill.outputs[0]
-        for op in self.padding:
-            rewriter.erase(op)
-        users = {use.operation for alias in _aliases(root) for use in alias.uses}
-        if all(isinstance(u, (memref.DeallocOp, *_VIEWS)) for u in users):
-            while users:  # users of a view before the view
-                unused = {u for u in users if not any(r.uses for r in u.results)}
-                for u in unused:
-                    rewriter.erase(u)
-                users -= unused
-            rewriter.erase(root.owner)  # pyright: ignore
+        erase_padding(self.padding, rewriter)
+
+
+def erase_padding(padding: Sequence[Operation], rewriter: PatternRewriter) -> None:
+    """Erase the fill and copy that built a padded input (as :func:`_unpadded`
+    returns them), and the padded buffer when nothing else uses it."""
+    if not padding:
+        return
+    fill = padding[0]
+    assert isinstance(fill, FillOp)
+    root = fill.outputs[0]
+    for op in padding:
+        rewriter.erase(op)
+    users = {use.operation for alias in _aliases(root) for use in alias.uses}
+    if all(isinstance(u, (memref.DeallocOp, *_VIEWS)) for u in users):
+        while users:  # users of a view before the view
+            unused = {u for u in users if not any(r.uses for r in u.results)}
+            for u in unused:
+                rewriter.erase(u)
+            users -= unused
+        rewriter.erase(root.owner)  # pyright: ignore
 
 
 def _conv_gemm(b: _Builder, conv: _Conv, fusion: Fusion, parallel: bool) -> None:
@@ -2292,8 +2301,11 @@ class LinalgToMicroKernelsPass(ModulePass):
     parallel: bool = True
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
+        from dagc.lowering.winograd_kernels import WinogradToMicroKernels
+
         PatternRewriteWalker(
             GreedyRewritePatternApplier([MatmulToMicroKernels(self.parallel),
+                                         WinogradToMicroKernels(self.parallel),
                                          ContractionToMicroKernels(self.parallel),
                                          ConvToMicroKernels(self.parallel),
                                          MaxPoolToMicroKernels(self.parallel)]),

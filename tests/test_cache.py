@@ -18,10 +18,10 @@ from torch import nn
 import dagc
 from dagc.compiler import cache as cache_module
 from dagc.compiler.cache import CacheEntry, CacheWarning, CompileCache
-from dagc.compiler.compile import CPU_STAGES, CompileError
+from dagc.compiler.compile import CPU_STAGES, HOISTED, CompileError
 from dagc.runtime.artifact import load
 
-LOWERING = set(CPU_STAGES[1:]) | {"llvm (O3 + codegen)"}
+LOWERING = set(CPU_STAGES[HOISTED:]) | {"llvm (O3 + codegen)"}
 
 
 def mlp(seed: int, act: type[nn.Module] = nn.ReLU, hidden: int = 16) -> nn.Module:
@@ -59,7 +59,7 @@ def test_a_hit_skips_lowering_and_gives_identical_results():
     assert LOWERING <= set(stage_names(cold)) and stage_names(cold)[-1] == "cache store"
     assert len(entries()) == 1
     warm = dagc.compile(model, X)
-    assert stage_names(warm) == ["dagc-hoist-weights", "cache hit"]
+    assert stage_names(warm) == [*CPU_STAGES[:HOISTED], "cache hit"]
     assert torch.equal(warm(*X), cold(*X))
     check(warm, model)
     assert warm.kernels == cold.kernels > 0

@@ -1,0 +1,385 @@
+"""Vector kernels for the transforms of Winograd's F(2x2, 3x3) (patterns of
+``dagc-linalg-to-microkernels``).
+
+``dag-to-linalg`` lowers ``dag.winograd_conv2d`` to an input transform, 16 GEMMs
+and an output transform (see ``LowerWinogradConv2d``); the GEMMs are batched
+contractions that the micro-kernel GEMM already computes. The two transforms are
+``linalg.generic`` ops with constant transform-matrix operands, recognized here
+from their indexing maps, their product-sum bodies and those constants (which must
+be ``dag.WINOGRAD_BT`` and ``WINOGRAD_AT``):
+
+- input, ``V[a, b, c, n, ty, tx] = sum_{r, s} BT[a, r] BT[b, s] x[n, c, 2ty + r,
+  2tx + s]`` on the zero-padded input: per image and channel (an
+  ``scf.parallel`` over both), per row of tiles, 16 tiles at a time along a
+  vector: the 4x4 tile's rows are read as 16 stride-2 vectors (every other
+  lane of a masked load, ``_strided_vector``), then ``B^T d B`` is 32 vector
+  additions and subtractions (the matrix's entries are 0 and +-1, unrolled);
+- output, ``y[n, f, i, j] += sum_{a, b} AT[i mod 2, a] AT[j mod 2, b] M[a, b,
+  f, n, i // 2, j // 2]``: per image and output channel, per row of tiles, 16
+  tiles at a time: 16 vector loads of ``M``, ``A^T m A`` (24 additions and
+  subtractions) gives the 2x2 outputs of 16 tiles, whose two columns are
+  interleaved by shuffles into the 32 outputs of each of the two output rows. The
+  elementwise ops around the output transform are fused as around a GEMM
+  (:class:`~dagc.lowering.linalg_to_microkernels.Fusion`: a bias broadcast before,
+  an activation or residual add after).
+
+Both write every element of their output once, with vector stores masked at the
+right edge, and read nothing out of bounds (the padded input covers every tile).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from xdsl.dialects import arith, memref
+from xdsl.dialects.builtin import DenseIntOrFPElementsAttr
+from xdsl.dialects.linalg.attrs import IteratorType
+from xdsl.dialects.linalg.ops import FillOp, GenericOp
+from xdsl.ir import Block, BlockArgument, Operation, SSAValue
+from xdsl.ir.affine import AffineExpr, AffineMap
+from xdsl.pattern_rewriter import PatternRewriter, RewritePattern, op_type_rewrite_pattern
+from xdsl.traits import SymbolTable, is_side_effect_free
+
+from dagc.dialects.dag import WINOGRAD_AT, WINOGRAD_BT
+from dagc.lowering.linalg_to_microkernels import (
+    LANES,
+    PARALLEL_MIN_COPY,
+    Fusion,
+    _Access,
+    _Builder,
+    _coefficients,
+    _first,
+    _layout,
+    _load,
+    _Matrix,
+    _pointer,
+    _root,
+    _shuffle,
+    _store,
+    _strided_vector,
+    _tile_start,
+    _tile_store,
+    _unpadded,
+    _zeros,
+    erase_padding,
+)
+
+_Layout = tuple[tuple[int, ...], tuple[int, ...], int]
+
+
+def _constant_rows(value: SSAValue) -> tuple[tuple[float, ...], ...] | None:
+    """The rows of the constant 2-D f32 matrix a ``memref.get_global`` of a
+    constant global reads, or None."""
+    op = value.owner
+    if not isinstance(op, memref.GetGlobalOp):
+        return None
+    glob = SymbolTable.lookup_symbol(op, op.name_)
+    if not isinstance(glob, memref.GlobalOp) or glob.constant is None or not isinstance(
+            glob.initial_value, DenseIntOrFPElementsAttr):
+        return None
+    rows, cols = glob.type.get_shape()  # pyright: ignore
+    values = list(glob.initial_value.get_values())
+    return tuple(tuple(float(v) for v in values[r * cols:(r + 1) * cols]) for r in range(rows))
+
+
+def _is_matrix(value: SSAValue, rows: Sequence[Sequence[float]]) -> bool:
+    found = _constant_rows(value)
+    return found is not None and found == tuple(tuple(float(v) for v in r) for r in rows)
+
+
+def _product_sum(block: Block) -> bool:
+    """Whether a linalg body yields ``acc + x0 * x1 * ...`` (``acc`` its last
+    argument, the product of each other argument once, in any grouping and
+    order) and holds nothing else."""
+    *ins, acc = block.args
+    ops = list(block.ops)
+    if len(ops) != len(ins) + 1:  # len(ins) - 1 products, the sum, the yield
+        return False
+    (value,) = ops[-1].operands
+    add = value.owner
+    if not isinstance(add, arith.AddfOp) or acc not in add.operands:
+        return False
+    leaves: list[int] = []
+
+    def walk(v: SSAValue) -> bool:
+        if isinstance(v, BlockArgument) and v.block is block:
+            leaves.append(v.index)
+            return True
+        mul = v.owner
+        return isinstance(mul, arith.MulfOp) and walk(mul.lhs) and walk(mul.rhs)
+
+    product = add.rhs if add.lhs is acc else add.lhs
+    return walk(product) and sorted(leaves) == list(range(len(ins)))
+
+
+def _zero_fill(op: Operation, out: SSAValue) -> FillOp | None:
+    """The ``linalg.fill`` of 0 of ``out``'s buffer right before ``op`` (past ops
+    without memory effects), or None."""
+    prev = op.prev_op
+    while prev is not None and is_side_effect_free(prev) and not prev.regions:
+        prev = prev.prev_op
+    if not isinstance(prev, FillOp) or _root(prev.outputs[0]) is not _root(out):
+        return None
+    value = prev.inputs[0].owner
+    if not (isinstance(value, arith.ConstantOp) and value.value.value.data == 0.0  # pyright: ignore
+            and prev.outputs[0].type == out.type):
+        return None
+    return prev
+
+
+def _signature(op: GenericOp, parallel: int, inputs: int) -> bool:
+    """``parallel`` parallel then two reduction loops, ``inputs`` inputs, one
+    output, buffer semantics, a product-sum body."""
+    iterators = [it.data for it in op.get_iterator_types()]
+    return (not op.results and len(op.inputs) == inputs and len(op.outputs) == 1
+            and iterators == [IteratorType.PARALLEL] * parallel + [IteratorType.REDUCTION] * 2
+            and _product_sum(op.body.block))
+
+
+def _projection(loops: int, dims: Sequence[int]) -> AffineMap:
+    return AffineMap(loops, 0, tuple(AffineExpr.dimension(d) for d in dims))
+
+
+def _combine(b: _Builder, terms: Sequence[tuple[float, SSAValue]]) -> SSAValue:
+    """``sum(c * v)`` over the terms with ``c != 0`` (at least one): additions and
+    subtractions for ``c = +-1``, a multiplication otherwise."""
+    total: SSAValue | None = None
+    for c, v in terms:
+        if c == 0:
+            continue
+        if abs(c) != 1:
+            scale = b.add(arith.ConstantOp(DenseIntOrFPElementsAttr.from_list(
+                v.type, [abs(c)] * LANES))).results[0]  # pyright: ignore
+            v = b.add(arith.MulfOp(v, scale)).results[0]
+        if total is None:
+            total = v if c > 0 else b.add(arith.NegfOp(v)).results[0]
+        else:
+            kind = arith.AddfOp if c > 0 else arith.SubfOp
+            total = b.add(kind(total, v)).results[0]
+    assert total is not None, "a transform row of zeros"
+    return total
+
+
+def _planes(b: _Builder, pointer: SSAValue, layout: _Layout, batch: Sequence[tuple[SSAValue | int, int]],
+            ) -> list[list[_Matrix]]:
+    """The ``TH x TW`` matrices ``[a][b]`` of a ``4 x 4 x K x N x TH x TW`` buffer
+    at the indices ``batch`` (``(index, dim)`` pairs for ``k`` and ``n``)."""
+    _, t, offset = layout
+    base = b.linear([(i, t[d]) for i, d in batch], offset)
+    return [[_Matrix(pointer, b.linear([(base, 1)], a * t[0] + c * t[1]), t[4])
+             for c in range(4)] for a in range(4)]
+
+
+def _groups(tiles: int) -> list[tuple[int, int]]:
+    """The groups of up to 16 tiles along a row: ``(first, count)``."""
+    return [(g, min(LANES, tiles - g)) for g in range(0, tiles, LANES)]
+
+
+@dataclass(frozen=True)
+class _InputTransform:
+    """An input transform: ``x`` (``N x C x H x W``, read with ``pad`` = (top,
+    left) rows and columns of zeros before it, as far as the tiles reach) -> ``v``
+    (``4 x 4 x C x N x TH x TW``), with the fill of zeros that initializes ``v``
+    and the ops that built the zero-padded copy of ``x`` the op reads (``padding``,
+    erased with it; then ``x`` is the copy's source, see ``_unpadded``)."""
+
+    x: SSAValue
+    lx: _Layout
+    pad: tuple[int, int]
+    v: SSAValue
+    lv: _Layout
+    fill: FillOp
+    padding: list[Operation]
+
+    @staticmethod
+    def of(op: GenericOp) -> _InputTransform | None:
+        """The transform ``op`` computes (see the module docstring), or None."""
+        if not _signature(op, 6, 3):
+            return None
+        (x, bt0, bt1), (v,) = op.inputs, op.outputs
+        xmap, m0, m1, vmap = (m.data for m in op.get_indexing_maps())
+        window = _coefficients(xmap)
+        rows = [[0, 0, 0, 1, 0, 0, 0, 0], [0, 0, 1, 0, 0, 0, 0, 0],
+                [0, 0, 0, 0, 2, 0, 1, 0], [0, 0, 0, 0, 0, 2, 0, 1]]
+        if (window != (rows, [0] * 4) or m0 != _projection(8, (0, 6))
+                or m1 != _projection(8, (1, 7)) or vmap != _projection(8, range(6))
+                or not (_is_matrix(bt0, WINOGRAD_BT) and _is_matrix(bt1, WINOGRAD_BT))):
+            return None
+        lx, lv = _layout(x), _layout(v)
+        fill = _zero_fill(op, v)
+        if lx is None or lv is None or lx[1][3] != 1 or lv[1][5] != 1 or fill is None:
+            return None
+        pad, padding = (0, 0), []
+        unpadded = _unpadded(op, x)
+        if unpadded is not None and _layout(unpadded[0])[1][3] == 1:  # pyright: ignore
+            x, pad, padding = unpadded
+            lx = _layout(x)  # pyright: ignore
+        return _InputTransform(x, lx, pad, v, lv, fill, padding)  # pyright: ignore
+
+
+def _window_vector(b: _Builder, xm: _Matrix, row: SSAValue | int, start: int, lanes: int,
+                   width: int) -> SSAValue:
+    """``vector<16xf32>`` of ``x[row, start + 2*l]`` for ``l < lanes``, 0 where
+    that column is outside ``[0, width)`` and in the other lanes: a stride-2 load
+    of the columns inside, shifted into place when the first are outside."""
+    lo = min(max(-(-(-start) // 2), 0), lanes)  # first lane inside
+    hi = min(max(-(-(width - start) // 2), lo), lanes)  # past the last
+    if hi == lo:
+        return _zeros(b)
+    inside = _strided_vector(b, xm, row, start + 2 * lo, 2, hi - lo)
+    if lo == 0:
+        return inside
+    return _shuffle(b, inside, [LANES if q < lo else q - lo for q in range(LANES)], _zeros(b))
+
+
+def emit_input_transform(b: _Builder, t: _InputTransform, parallel: bool) -> None:
+    """Emit ``t`` (see the module docstring): the rows of tiles that read only
+    rows of ``x`` in a loop, the others (reaching into the padding above or below)
+    each on its own with their zero rows known."""
+    (n, c, h, wd), tx, ox = t.lx
+    (_, _, _, _, th, tw), _, _ = t.lv
+    top, left = t.pad
+    inner = (min(-(-top // 2), th), min(max((h + top - 4) // 2 + 1, 0), th))
+
+    def channel(b: _Builder, ni: SSAValue | int, ci: SSAValue | int) -> None:
+        xm = _Matrix(_pointer(b, t.x), b.linear([(ni, tx[0]), (ci, tx[1])], ox), tx[2])
+        vm = _planes(b, _pointer(b, t.v), t.lv, [(ci, 2), (ni, 3)])
+
+        def row(b: _Builder, ty: SSAValue | int) -> None:
+            for g0, lanes in _groups(tw):
+                mask = None if lanes == LANES else _first(b, lanes)
+                d = []
+                for r in range(4):
+                    y = b.linear([(ty, 2)], r - top)
+                    if isinstance(y, int) and not 0 <= y < h:
+                        d.append([_zeros(b)] * 4)
+                        continue
+                    d.append([_window_vector(b, xm, y, 2 * g0 + s - left, lanes, wd)
+                              for s in range(4)])
+                rows = [[_combine(b, [(WINOGRAD_BT[a][r], d[r][s]) for r in range(4)])
+                         for s in range(4)] for a in range(4)]
+                for a in range(4):
+                    for k in range(4):
+                        value = _combine(b, [(WINOGRAD_BT[k][s], rows[a][s]) for s in range(4)])
+                        _store(b, value, vm[a][k], ty, g0, mask)
+
+        for ty in range(inner[0]):
+            row(b, ty)
+        b.loop(inner[0], max(inner), 1, lambda b, ty, _: row(b, ty) or [])
+        for ty in range(max(inner), th):
+            row(b, ty)
+
+    if parallel and n * c * th * tw * 16 >= PARALLEL_MIN_COPY and n * c > 1:
+        b.parallel([n, c], lambda b, ivs: channel(b, *ivs))
+        return
+    b.loop(0, n, 1, lambda b, ni, _: b.loop(
+        0, c, 1, lambda b, ci, _: channel(b, ni, ci) or []) or [])
+
+
+@dataclass(frozen=True)
+class _OutputTransform:
+    """An output transform: ``m`` (``4 x 4 x F x N x TH x TW``) -> ``out`` (``N x
+    F x OH x OW``, rows contiguous)."""
+
+    m: SSAValue
+    lm: _Layout
+    out: SSAValue
+    lo: _Layout
+
+    @staticmethod
+    def of(op: GenericOp) -> _OutputTransform | None:
+        """The transform ``op`` computes (see the module docstring), or None."""
+        if not _signature(op, 4, 3):
+            return None
+        (m, at0, at1), (out,) = op.inputs, op.outputs
+        d = [AffineExpr.dimension(i) for i in range(6)]
+        expected = (AffineMap(6, 0, (d[4], d[5], d[1], d[0], d[2] // 2, d[3] // 2)),
+                    AffineMap(6, 0, (d[2] % 2, d[4])), AffineMap(6, 0, (d[3] % 2, d[5])),
+                    _projection(6, range(4)))
+        if (tuple(a.data for a in op.get_indexing_maps()) != expected
+                or not (_is_matrix(at0, WINOGRAD_AT) and _is_matrix(at1, WINOGRAD_AT))):
+            return None
+        lm, lo = _layout(m), _layout(out)
+        if lm is None or lo is None or lm[1][5] != 1 or lo[1][2:] != (lo[0][3], 1):
+            return None
+        return _OutputTransform(m, lm, out, lo)
+
+    def output(self) -> tuple[_Access, tuple[int, ...]]:
+        """The output as an access over the kernel index space ``(N, F, OH*OW)``."""
+        (n, f, oh, ow), to, oo = self.lo
+        return _Access(_root(self.out), oo, (to[0], to[1], 1)), (n, f, oh * ow)
+
+
+def emit_output_transform(b: _Builder, t: _OutputTransform, fusion: Fusion,
+                          parallel: bool) -> None:
+    """Emit ``t`` with the ``fusion`` (see the module docstring)."""
+    (n, f, oh, ow), _, _ = t.lo
+    (_, _, _, _, _, tw), _, _ = t.lm
+    out, _ = t.output()
+    low = [q // 2 + (q % 2) * LANES for q in range(LANES)]  # o0[0], o1[0], o0[1], ...
+    high = [x + LANES // 2 for x in low]
+
+    def channel(b: _Builder, ni: SSAValue | int, fi: SSAValue | int) -> None:
+        mm = _planes(b, _pointer(b, t.m), t.lm, [(fi, 2), (ni, 3)])
+        cm = out.matrix(b, (ni,)).at(b)
+        bound = fusion.bind(b, (ni,))
+        fused = None if bound is None else bound.at(b)
+
+        def tiles(b: _Builder, ty: SSAValue | int, rows: int) -> None:
+            for g0, lanes in _groups(tw):
+                mask = None if lanes == LANES else _first(b, lanes)
+                mv = [[_load(b, mm[a][k], ty, g0, LANES, mask) for k in range(4)]
+                      for a in range(4)]
+                count = min(2 * LANES, ow - 2 * g0)  # output columns of these tiles
+                vectors = -(-count // LANES)
+                last = count - (vectors - 1) * LANES
+                cmask = None if last == LANES else _first(b, last)
+                for i in range(rows):
+                    ti = [_combine(b, [(WINOGRAD_AT[i][a], mv[a][k]) for a in range(4)])
+                          for k in range(4)]
+                    o = [_combine(b, [(WINOGRAD_AT[j][k], ti[k]) for k in range(4)])
+                         for j in range(2)]
+                    values = [_shuffle(b, o[0], lanes_, o[1]) for lanes_ in (low, high)]
+                    j0 = b.linear([(ty, 2 * ow)], i * ow + 2 * g0)
+                    acc = _tile_start(b, cm, fused, True, fi, 1, j0, vectors, cmask)
+                    acc = [b.add(arith.AddfOp(acc[v], values[v])).results[0]
+                           for v in range(vectors)]
+                    _tile_store(b, acc, cm, fused, True, fi, 1, j0, vectors, cmask)
+
+        b.loop(0, oh // 2, 1, lambda b, ty, _: tiles(b, ty, 2) or [])
+        if oh % 2:
+            tiles(b, oh // 2, 1)
+
+    if parallel and n * f * oh * ow * 4 >= PARALLEL_MIN_COPY and n * f > 1:
+        b.parallel([n, f], lambda b, ivs: channel(b, *ivs))
+        return
+    b.loop(0, n, 1, lambda b, ni, _: b.loop(
+        0, f, 1, lambda b, fi, _: channel(b, ni, fi) or []) or [])
+
+
+class WinogradToMicroKernels(RewritePattern):
+    """The input and output transforms of F(2x2, 3x3) (``linalg.generic`` on f32
+    memrefs, see the module docstring) -> vector kernels; the output transform
+    with the elementwise ops around it fused."""
+
+    def __init__(self, parallel: bool = True):
+        self.parallel = parallel
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: GenericOp, rewriter: PatternRewriter, /):
+        builder = _Builder(op.parent_block(), op)  # pyright: ignore
+        into = _InputTransform.of(op)
+        if into is not None:
+            emit_input_transform(builder, into, self.parallel)
+            rewriter.erase(into.fill)
+            rewriter.erase(op)
+            erase_padding(into.padding, rewriter)
+            return
+        out_of = _OutputTransform.of(op)
+        if out_of is not None:
+            out, space = out_of.output()
+            fusion = Fusion.match(op, out, space, op.operands[:-1], rewriter)
+            emit_output_transform(builder, out_of, fusion, self.parallel)
+            fusion.erase(rewriter)
+            rewriter.erase(op)
