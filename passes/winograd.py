@@ -8,15 +8,21 @@ dtype as a new resource blob; the old constant goes when unused). The product pe
 2.25x fewer in the channel contraction, which is where a convolution spends its
 time, for a transform of the input and of the output (Lavin and Gray, "Fast
 Algorithms for Convolutional Neural Networks", CVPR 2016). The transforms' entries
-are 0, +-1 and +-1/2, so float32 results stay within a few ulps of the direct sum.
+are 0, +-1 and +-1/2; on the tests' convolutions (outputs of magnitude 1 to 3) the
+float32 results differ from torch's by about 1e-6, as the direct sum's do.
 
 It pays where the contraction is large against the transforms and there are
 enough tiles to fill the GEMMs' columns: at least ``min_channels`` input and output
 channels and ``min_tiles`` 2x2 output tiles, the batch's images side by side (at
 batch 1, ResNet's 56x56, 28x28 and 14x14 stages qualify; its 7x7 one does not: 16
-tiles, a quarter of them padding, and a filter 16/9 times as large to read, which
-at batch 1 is what those layers wait on). The CPU pipeline runs it before
-hoisting the weights (``dag-to-llvm``'s first stage).
+tiles, a quarter of them padding, and a filter 16/9 times as large to read; rewritten,
+its layers measured 1.09-1.45 ms each on one thread against 1.33-1.37 ms direct). The transformed input and the GEMMs'
+products are 16 tiles per 4 outputs, for every image at once: past ``max_mib``
+(default 32, this machine's last-level cache) the transforms and GEMMs stream
+them from memory. ResNet-18 at batch 8, two threads, medians of interleaved runs
+(the machine is noisy, compare within a line): every 3x3 conv rewritten 136-153
+ms, none 87-94 ms, up to 16 MiB 80-85 ms; in another run up to 8 MiB 75-76 ms,
+16 MiB 69-70 ms, 32 MiB 64 ms; in a third 32 MiB 85-86 ms, 64 MiB 136-173 ms.
 """
 
 from __future__ import annotations
@@ -59,17 +65,28 @@ def winograd_filter(w: np.ndarray) -> np.ndarray:
     return np.einsum("ar,fcrs,bs->abfc", g, np.asarray(w, dtype=np.float64), g)
 
 
-def qualifies(op: dag.Conv2dOp, min_channels: int, min_tiles: int) -> bool:
+def transformed_bytes(op: dag.Conv2dOp) -> int:
+    """Bytes of the transformed input and of the 16 GEMMs' products of ``op`` as
+    a Winograd convolution: ``16 x (C + F) x N*TH*TW`` floats (f32)."""
+    f, c, _, _ = op.weight.type.get_shape()  # pyright: ignore
+    n, _, oh, ow = op.result.type.get_shape()  # pyright: ignore
+    return 16 * (c + f) * n * -(-oh // 2) * -(-ow // 2) * 4
+
+
+def qualifies(op: dag.Conv2dOp, min_channels: int, min_tiles: int,
+              max_bytes: int | None = None) -> bool:
     """Whether ``op`` is a 3x3 f32 convolution ``dagc-winograd`` rewrites: stride
-    1, dilation 1, one group, at least ``min_channels`` input and output channels
-    and ``min_tiles`` 2x2 output tiles in all (the images side by side)."""
+    1, dilation 1, one group, at least ``min_channels`` input and output channels,
+    ``min_tiles`` 2x2 output tiles in all (the images side by side) and, when
+    ``max_bytes`` is given, at most that many :func:`transformed_bytes`."""
     w, out = op.weight.type, op.result.type
     f, c, kh, kw = w.get_shape()  # pyright: ignore
     n, _, oh, ow = out.get_shape()  # pyright: ignore
     same = all(tuple(a.get_values()) == (1, 1) for a in (op.stride, op.dilation))
     return ((kh, kw) == (3, 3) and same and op.groups.value.data == 1
             and str(w.element_type) == "f32"  # pyright: ignore
-            and min(f, c) >= min_channels and n * -(-oh // 2) * -(-ow // 2) >= min_tiles)
+            and min(f, c) >= min_channels and n * -(-oh // 2) * -(-ow // 2) >= min_tiles
+            and (max_bytes is None or transformed_bytes(op) <= max_bytes))
 
 
 class ConvToWinograd(RewritePattern):
@@ -79,8 +96,10 @@ class ConvToWinograd(RewritePattern):
     (``dag-fuse``'s), the block argument bound to one: ``U`` then becomes a new
     operand of the fused op, and ``w``'s operand goes when nothing else reads it."""
 
-    def __init__(self, store: ResourceStore, min_channels: int, min_tiles: int):
+    def __init__(self, store: ResourceStore, min_channels: int, min_tiles: int,
+                 max_bytes: int | None):
         self.store, self.min_channels, self.min_tiles = store, min_channels, min_tiles
+        self.max_bytes = max_bytes
         self.filters: dict[dag.ConstantOp, dag.ConstantOp] = {}
         """The transformed filter made for each filter constant: convs that share
         a weight share its ``U``."""
@@ -100,7 +119,7 @@ class ConvToWinograd(RewritePattern):
 
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: dag.Conv2dOp, rewriter: PatternRewriter) -> None:
-        if not qualifies(op, self.min_channels, self.min_tiles):
+        if not qualifies(op, self.min_channels, self.min_tiles, self.max_bytes):
             return
         weight, fused = op.weight, None
         if isinstance(weight, BlockArgument):
@@ -146,6 +165,11 @@ class WinogradPass(ModulePass):
     min_tiles: int = 36
     """The fewest 2x2 output tiles, all images together (the GEMMs' columns)."""
 
+    max_mib: int = 32
+    """The most MiB of transformed input and GEMM products (:func:`transformed_bytes`);
+    0: no limit."""
+
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        pattern = ConvToWinograd(resources(ctx), self.min_channels, self.min_tiles)
+        pattern = ConvToWinograd(resources(ctx), self.min_channels, self.min_tiles,
+                                 self.max_mib << 20 if self.max_mib else None)
         PatternRewriteWalker(pattern, apply_recursively=False).rewrite_module(op)

@@ -16,7 +16,7 @@ from dagc.compiler import compile as cpu_compile
 from dagc.compiler.compile import CPU_STAGES, DEFAULT_PIPELINE, HOISTED, hoist_entry, lower
 from dagc.dialects import dag
 from dagc.passes.analysis import model_stats
-from dagc.passes.winograd import winograd_filter
+from dagc.passes.winograd import transformed_bytes, winograd_filter
 from test_dag_to_linalg import check
 from torch import nn
 from xdsl.dialects.linalg.ops import GenericOp
@@ -224,6 +224,19 @@ def test_pass_counts_tiles_of_all_images():
     m = dagc.import_torch(model, (torch.randn(2, 16, 7, 9),))
     for tiles, rewritten in ((24, True), (25, False)):
         out = dagc.run_pipeline(m, f"builtin.module(dagc-winograd{{min_tiles={tiles}}})")
+        assert ("dag.winograd_conv2d" in op_names(out)) == rewritten
+
+
+def test_pass_limits_the_transformed_bytes():
+    """``max_mib`` bounds the transformed input and GEMM products, ``16 x (C + F)
+    x tiles`` floats: 16 channels in and out, 4 images of 64 x 64 outputs (4096
+    tiles) make 8 MiB; 0 lifts the limit."""
+    model = conv_model(cout=16, padding=1)
+    m = dagc.import_torch(model, (torch.randn(4, 16, 64, 64),))
+    conv = next(op for op in m.walk() if op.name == "dag.conv2d")
+    assert transformed_bytes(conv) == 8 << 20
+    for mib, rewritten in ((8, True), (7, False), (0, True)):
+        out = dagc.run_pipeline(m, f"builtin.module(dagc-winograd{{max_mib={mib}}})")
         assert ("dag.winograd_conv2d" in op_names(out)) == rewritten
 
 
