@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     from dagc.compiler.cache import CacheEntry
 
 CPU_STAGES: tuple[str, ...] = (
-    "dagc-winograd",
+    "dag-winograd",
     "dagc-hoist-weights",
     "dagc-outline-kernels",
     "convert-dag-to-linalg",
@@ -303,7 +303,7 @@ def hoist_entry(module: Module, stages: Sequence[str] = ("dagc-hoist-weights",),
     """Run the stages up to and including weight hoisting (the last of
     ``stages``) and read the entry's layout; shared by every backend (CPU and
     Vulkan). They run on a clone of ``module`` with a weight store of its own, so
-    the weights a stage makes (``dagc-winograd``'s filters) are not added to
+    the weights a stage makes (``dag-winograd``'s filters) are not added to
     ``module``'s.
 
     Raises:

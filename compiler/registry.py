@@ -51,9 +51,9 @@ _PASSES: dict[str, str] = {
     "dag-outline": "dagc.passes.outline:OutlinePass",
     "dag-inline": "dagc.passes.inline:InlinePass",
     "dag-prune-channels": "dagc.passes.prune_channels:PruneChannelsPass",
+    "dag-winograd": "dagc.passes.winograd:WinogradPass",
     # -- lowering: dag -> linalg --
     "convert-dag-to-linalg": "dagc.lowering.dag_to_linalg:ConvertDagToLinalgPass",
-    "dagc-winograd": "dagc.passes.winograd:WinogradPass",
     "dagc-hoist-weights": "dagc.lowering.hoist_weights:HoistWeightsPass",
     "dagc-outline-kernels": "dagc.lowering.outline_kernels:OutlineKernelsPass",
     "dagc-linalg-fuse-elementwise": "dagc.lowering.linalg_fuse_elementwise:LinalgFuseElementwisePass",

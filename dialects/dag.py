@@ -517,7 +517,7 @@ class WinogradConv2dOp(DagOp):
     ``(2*ty, 2*tx)`` is ``A^T [sum_c U[:, :, f, c] * (B^T d_c B)] A`` for the 4x4
     input tile ``d_c`` at ``(2*ty - pad_h, 2*tx - pad_w)`` of channel ``c``
     (:data:`WINOGRAD_BT`, :data:`WINOGRAD_AT`): 16 products per 4 outputs and
-    input channel instead of 36. Made by ``dagc-winograd`` from ``dag.conv2d``.
+    input channel instead of 36. Made by ``dag-winograd`` from ``dag.conv2d``.
     """
 
     name = "dag.winograd_conv2d"

@@ -1,4 +1,4 @@
-"""``dagc-winograd``: 3x3 convolutions by Winograd's F(2x2, 3x3).
+"""``dag-winograd``: 3x3 convolutions by Winograd's F(2x2, 3x3).
 
 A ``dag.conv2d`` with a 3x3 constant filter, stride 1, dilation 1 and one group
 becomes a ``dag.winograd_conv2d`` whose weight is the transformed filter ``U =
@@ -75,7 +75,7 @@ def transformed_bytes(op: dag.Conv2dOp) -> int:
 
 def qualifies(op: dag.Conv2dOp, min_channels: int, min_tiles: int,
               max_bytes: int | None = None) -> bool:
-    """Whether ``op`` is a 3x3 f32 convolution ``dagc-winograd`` rewrites: stride
+    """Whether ``op`` is a 3x3 f32 convolution ``dag-winograd`` rewrites: stride
     1, dilation 1, one group, at least ``min_channels`` input and output channels,
     ``min_tiles`` 2x2 output tiles in all (the images side by side) and, when
     ``max_bytes`` is given, at most that many :func:`transformed_bytes`."""
@@ -157,7 +157,7 @@ class ConvToWinograd(RewritePattern):
 class WinogradPass(ModulePass):
     """Rewrite the qualifying 3x3 convolutions as ``dag.winograd_conv2d``."""
 
-    name = "dagc-winograd"
+    name = "dag-winograd"
 
     min_channels: int = 16
     """The fewest input and output channels."""

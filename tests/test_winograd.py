@@ -1,5 +1,5 @@
 """Winograd's F(2x2, 3x3) (Lavin and Gray, CVPR 2016): the filter transform, the
-``dagc-winograd`` pass, the ``dag.winograd_conv2d`` verifier, and the op compiled
+``dag-winograd`` pass, the ``dag.winograd_conv2d`` verifier, and the op compiled
 through the CPU pipeline, with the transforms' micro-kernels and without them
 (the linalg ops lowered to loops), compared with torch's direct convolution."""
 
@@ -23,7 +23,7 @@ from xdsl.dialects.linalg.ops import GenericOp
 from xdsl.utils.exceptions import VerifyException
 
 KERNELS = "dagc-linalg-to-microkernels"
-ANY_SIZE = "builtin.module(dagc-winograd{min_tiles=1})"
+ANY_SIZE = "builtin.module(dag-winograd{min_tiles=1})"
 
 # The matrices of F(2x2, 3x3) as Lavin and Gray print them (eq. 7), spelled here
 # independently of dagc.dialects.dag.
@@ -202,8 +202,8 @@ def test_shared_weight():
         ({"kernel_size": (3, 1), "padding": 1}, (12, 12), ANY_SIZE),
         ({"cin": 15, "padding": 1}, (12, 12), ANY_SIZE),  # too few input channels
         ({"cout": 15, "padding": 1}, (12, 12), ANY_SIZE),  # too few output channels
-        ({"padding": 1}, (10, 14), "builtin.module(dagc-winograd)"),  # 5 x 7 tiles < 36
-        ({"padding": 1}, (12, 12), "builtin.module(dagc-winograd{min_channels=32})"),
+        ({"padding": 1}, (10, 14), "builtin.module(dag-winograd)"),  # 5 x 7 tiles < 36
+        ({"padding": 1}, (12, 12), "builtin.module(dag-winograd{min_channels=32})"),
     ],
     ids=["stride2", "dilation2", "groups2", "1x1", "5x5", "3x1", "15-inputs", "15-outputs",
          "35-tiles", "min-channels-32"],
@@ -223,7 +223,7 @@ def test_pass_counts_tiles_of_all_images():
     model = conv_model(cout=16)
     m = dagc.import_torch(model, (torch.randn(2, 16, 7, 9),))
     for tiles, rewritten in ((24, True), (25, False)):
-        out = dagc.run_pipeline(m, f"builtin.module(dagc-winograd{{min_tiles={tiles}}})")
+        out = dagc.run_pipeline(m, f"builtin.module(dag-winograd{{min_tiles={tiles}}})")
         assert ("dag.winograd_conv2d" in op_names(out)) == rewritten
 
 
@@ -236,7 +236,7 @@ def test_pass_limits_the_transformed_bytes():
     conv = next(op for op in m.walk() if op.name == "dag.conv2d")
     assert transformed_bytes(conv) == 8 << 20
     for mib, rewritten in ((8, True), (7, False), (0, True)):
-        out = dagc.run_pipeline(m, f"builtin.module(dagc-winograd{{max_mib={mib}}})")
+        out = dagc.run_pipeline(m, f"builtin.module(dag-winograd{{max_mib={mib}}})")
         assert ("dag.winograd_conv2d" in op_names(out)) == rewritten
 
 
@@ -440,7 +440,7 @@ def test_compile_without_microkernels(monkeypatch):
     assert "dag.winograd_conv2d" in op_names(first)
     compiled = dagc.compile(model, (x,), target="cpu", cache=False)
     ran = [r.name for r in compiled.stages]
-    assert "dagc-winograd" in ran and KERNELS not in ran
+    assert "dag-winograd" in ran and KERNELS not in ran
     torch.testing.assert_close(compiled(x), torch_out(model, x), rtol=1e-4, atol=1e-4)
 
 

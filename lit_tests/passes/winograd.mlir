@@ -1,8 +1,8 @@
-// dagc-winograd: a 3x3 convolution (stride 1, dilation 1, one group, f32, constant
+// dag-winograd: a 3x3 convolution (stride 1, dilation 1, one group, f32, constant
 // filter) becomes dag.winograd_conv2d with the filter transformed, U = G g G^T.
-// RUN: dag-opt %s --split-input-file -p 'dagc-winograd{min_channels=1 min_tiles=1}' | filecheck %s
+// RUN: dag-opt %s --split-input-file -p 'dag-winograd{min_channels=1 min_tiles=1}' | filecheck %s
 // With the default thresholds (16 channels, 36 tiles) these small convs stay.
-// RUN: dag-opt %s --split-input-file -p dagc-winograd | filecheck %s --check-prefix=DEFAULT
+// RUN: dag-opt %s --split-input-file -p dag-winograd | filecheck %s --check-prefix=DEFAULT
 
 // g = [[1, 2, 3], [4, 5, 6], [7, 8, 9]]: U = G g G^T = [[1, 3, 1, 3], [6, 11.25,
 // 3.75, 9], [2, 3.75, 1.25, 3], [7, 12, 4, 9]] (4 x 4 x F x C with F = C = 1), a new
