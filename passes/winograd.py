@@ -16,13 +16,24 @@ enough tiles to fill the GEMMs' columns: at least ``min_channels`` input and out
 channels and ``min_tiles`` 2x2 output tiles, the batch's images side by side (at
 batch 1, ResNet's 56x56, 28x28 and 14x14 stages qualify; its 7x7 one does not: 16
 tiles, a quarter of them padding, and a filter 16/9 times as large to read; rewritten,
-its layers measured 1.09-1.45 ms each on one thread against 1.33-1.37 ms direct). The transformed input and the GEMMs'
-products are 16 tiles per 4 outputs, for every image at once: past ``max_mib``
-(default 32, this machine's last-level cache) the transforms and GEMMs stream
-them from memory. ResNet-18 at batch 8, two threads, medians of interleaved runs
-(the machine is noisy, compare within a line): every 3x3 conv rewritten 136-153
-ms, none 87-94 ms, up to 16 MiB 80-85 ms; in another run up to 8 MiB 75-76 ms,
-16 MiB 69-70 ms, 32 MiB 64 ms; in a third 32 MiB 85-86 ms, 64 MiB 136-173 ms.
+its layers measured 1.09-1.45 ms each on one thread against 1.33-1.37 ms direct).
+
+The transformed input and the GEMMs' products are 16 tiles per 4 outputs, for every
+image of the batch at once; past the last-level cache the transforms and GEMMs
+stream them from memory. So one ``dag.winograd_conv2d`` covers at most
+``max_mib`` of them: a larger batch is split into groups of images that fit
+(``dag.slice`` along the batch, one op per group, ``dag.concat``), and an image
+that does not fit alone stays direct. ResNet-18 at batch 8 on two threads
+(medians of alternating processes; the machine is noisy):
+
+- the whole batch in one op, every 3x3 conv: 136-153 ms; none rewritten: 87-94 ms;
+- whole batches up to 32 MiB (the 56x56 convs direct): 64-88 ms;
+- groups of at most 8 MiB (the default; the 56x56 convs one image a group):
+  58-61 ms; 16 MiB: 70 ms; 32 MiB: 109-116 ms.
+
+ResNet-50 at batch 8 measured the same with groups of 8 MiB and whole batches of
+32 MiB (160-181 ms). At batch 1 no ResNet convolution exceeds 8 MiB (the largest,
+56x56 with 64 channels, takes 6.1 MiB).
 """
 
 from __future__ import annotations
@@ -31,7 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from xdsl.context import Context
-from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects.builtin import ModuleOp, StringAttr, TensorType
 from xdsl.passes import ModulePass
 from xdsl.ir import BlockArgument, Operation, SSAValue
 from xdsl.pattern_rewriter import (
@@ -78,7 +89,7 @@ def qualifies(op: dag.Conv2dOp, min_channels: int, min_tiles: int,
     """Whether ``op`` is a 3x3 f32 convolution ``dag-winograd`` rewrites: stride
     1, dilation 1, one group, at least ``min_channels`` input and output channels,
     ``min_tiles`` 2x2 output tiles in all (the images side by side) and, when
-    ``max_bytes`` is given, at most that many :func:`transformed_bytes`."""
+    ``max_bytes`` is given, at most that many :func:`transformed_bytes` per image."""
     w, out = op.weight.type, op.result.type
     f, c, kh, kw = w.get_shape()  # pyright: ignore
     n, _, oh, ow = out.get_shape()  # pyright: ignore
@@ -86,7 +97,7 @@ def qualifies(op: dag.Conv2dOp, min_channels: int, min_tiles: int,
     return ((kh, kw) == (3, 3) and same and op.groups.value.data == 1
             and str(w.element_type) == "f32"  # pyright: ignore
             and min(f, c) >= min_channels and n * -(-oh // 2) * -(-ow // 2) >= min_tiles
-            and (max_bytes is None or transformed_bytes(op) <= max_bytes))
+            and (max_bytes is None or transformed_bytes(op) <= max_bytes * n))
 
 
 class ConvToWinograd(RewritePattern):
@@ -117,6 +128,41 @@ class ConvToWinograd(RewritePattern):
             self.filters[owner] = made
         return made
 
+    def _batches(self, op: dag.Conv2dOp, filt: SSAValue) -> list[Operation]:
+        """The ops that replace ``op``: one ``dag.winograd_conv2d``, or, when its
+        transformed tiles exceed ``max_bytes``, one per group of as many images as
+        fit (``dag.slice`` of the input along the batch), joined by a
+        ``dag.concat``."""
+        n = op.input.type.get_shape()[0]  # pyright: ignore
+        group = n
+        if self.max_bytes is not None:
+            group = max(1, min(n, self.max_bytes // (transformed_bytes(op) // n)))
+        label, ops = op.label, []
+        x_type, y_type = op.input.type, op.result.type
+        bias = [op.bias] if op.bias is not None else []
+        parts = []
+        for start in range(0, n, group):
+            end = min(n, start + group)
+            x, y = op.input, y_type
+            name = label if group == n else f"{label}.{start}"
+            if group < n:
+                x_part = TensorType(x_type.element_type, [end - start, *x_type.get_shape()[1:]])  # pyright: ignore
+                ops.append(dag.SliceOp.create(operands=[x], result_types=[x_part], properties={
+                    "name": StringAttr(f"{name}.input"), "dim": dag.int_attr(0),
+                    "start": dag.int_attr(start), "end": dag.int_attr(end),
+                    "step": dag.int_attr(1)}))
+                x = ops[-1].results[0]
+                y = TensorType(y_type.element_type, [end - start, *y_type.get_shape()[1:]])  # pyright: ignore
+            ops.append(dag.WinogradConv2dOp.create(
+                operands=[x, filt, *bias], result_types=[y],
+                properties={"padding": op.padding, "name": StringAttr(name)},
+                attributes=dict(op.attributes)))
+            parts.append(ops[-1].results[0])
+        if group < n:
+            ops.append(dag.ConcatOp.create(operands=parts, result_types=[y_type], properties={
+                "name": StringAttr(label), "dim": dag.int_attr(0)}))
+        return ops
+
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: dag.Conv2dOp, rewriter: PatternRewriter) -> None:
         if not qualifies(op, self.min_channels, self.min_tiles, self.max_bytes):
@@ -137,14 +183,8 @@ class ConvToWinograd(RewritePattern):
             block = fused.body.block
             filt = block.insert_arg(u.result.type, len(block.args))
             fused.operands = (*fused.operands, u.result)
-        new = dag.WinogradConv2dOp.create(
-            operands=[op.input, filt, *([op.bias] if op.bias is not None else [])],
-            result_types=[op.result.type],
-            properties={"padding": op.padding, "name": op.properties["name"]},
-            attributes=dict(op.attributes),
-        )
         old = op.weight
-        rewriter.replace(op, [new])
+        rewriter.replace(op, self._batches(op, filt))
         if isinstance(old, BlockArgument) and not old.uses:
             assert fused is not None
             index = old.index
@@ -165,9 +205,10 @@ class WinogradPass(ModulePass):
     min_tiles: int = 36
     """The fewest 2x2 output tiles, all images together (the GEMMs' columns)."""
 
-    max_mib: int = 32
-    """The most MiB of transformed input and GEMM products (:func:`transformed_bytes`);
-    0: no limit."""
+    max_mib: int = 8
+    """The most MiB of transformed input and GEMM products (:func:`transformed_bytes`)
+    of one ``dag.winograd_conv2d``: a batch whose tiles take more is split into
+    groups of images that fit; 0: no limit."""
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         pattern = ConvToWinograd(resources(ctx), self.min_channels, self.min_tiles,

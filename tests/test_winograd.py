@@ -228,16 +228,27 @@ def test_pass_counts_tiles_of_all_images():
 
 
 def test_pass_limits_the_transformed_bytes():
-    """``max_mib`` bounds the transformed input and GEMM products, ``16 x (C + F)
-    x tiles`` floats: 16 channels in and out, 4 images of 64 x 64 outputs (4096
-    tiles) make 8 MiB; 0 lifts the limit."""
+    """``max_mib`` bounds the transformed input and GEMM products of one op, ``16 x
+    (C + F) x tiles`` floats: 16 channels in and out, 4 images of 64 x 64 outputs
+    (4096 tiles) make 8 MiB, 2 MiB an image. Past the bound the batch is split
+    into groups of images that fit (sliced, then concatenated); an image that does
+    not fit alone stays direct; 0 lifts the bound."""
     model = conv_model(cout=16, padding=1)
-    m = dagc.import_torch(model, (torch.randn(4, 16, 64, 64),))
+    x = torch.randn(4, 16, 64, 64)
+    m = dagc.import_torch(model, (x,))
     conv = next(op for op in m.walk() if op.name == "dag.conv2d")
     assert transformed_bytes(conv) == 8 << 20
-    for mib, rewritten in ((8, True), (7, False), (0, True)):
+    for mib, convs in ((8, [4]), (0, [4]), (7, [3, 1]), (4, [2, 2]), (1, [])):
         out = dagc.run_pipeline(m, f"builtin.module(dag-winograd{{max_mib={mib}}})")
-        assert ("dag.winograd_conv2d" in op_names(out)) == rewritten
+        found = [op.result.type.get_shape()[0] for op in out.walk()
+                 if op.name == "dag.winograd_conv2d"]
+        assert found == convs, mib
+        names = op_names(out)
+        assert ("dag.concat" in names) == (len(convs) > 1)
+        assert ("dag.conv2d" in names) == (not convs)
+        if len(convs) > 1:
+            torch.testing.assert_close(dagc.to_torch(out)(x), torch_out(model, x),
+                                       rtol=1e-5, atol=1e-5)
 
 
 def test_pass_leaves_float64():
@@ -441,6 +452,21 @@ def test_compile_without_microkernels(monkeypatch):
     compiled = dagc.compile(model, (x,), target="cpu", cache=False)
     ran = [r.name for r in compiled.stages]
     assert "dag-winograd" in ran and KERNELS not in ran
+    torch.testing.assert_close(compiled(x), torch_out(model, x), rtol=1e-4, atol=1e-4)
+
+
+def test_compile_batch_in_groups(monkeypatch):
+    """A batch whose transformed tiles exceed ``max_mib`` is compiled as groups of
+    images (here 2 + 1: 225 tiles an image, 0.44 MiB each with 16 channels in and
+    out), each its own Winograd kernel, concatenated before the residual add."""
+    stages = ("dag-winograd{max_mib=1}", *CPU_STAGES[1:])
+    monkeypatch.setattr(cpu_compile, "CPU_STAGES", stages)
+    model = ConvResidualRelu(16, 16, padding=1).eval()
+    x = torch.randn(3, 16, 30, 30, generator=torch.Generator().manual_seed(9))
+    first, _ = lower(dag_for_cpu(model, x), stages[:1])
+    assert [op.result.type.get_shape()[0] for op in first.walk()
+            if op.name == "dag.winograd_conv2d"] == [2, 1]
+    compiled = dagc.compile(model, (x,), target="cpu", cache=False)
     torch.testing.assert_close(compiled(x), torch_out(model, x), rtol=1e-4, atol=1e-4)
 
 
