@@ -105,7 +105,15 @@ class ConvToWinograd(RewritePattern):
 
     The filter is a ``dag.constant``, or, for a conv inside a ``dag.fused`` body
     (``dag-fuse``'s), the block argument bound to one: ``U`` then becomes a new
-    operand of the fused op, and ``w``'s operand goes when nothing else reads it."""
+    operand of the fused op, and ``w``'s operand goes when nothing else reads it.
+    When the batch is split into groups of images, a conv inside a fused op whose
+    operands are all the body's arguments moves out of it: the groups' kernels have
+    one signature, so outlining makes one kernel of them instead of the fused op's
+    kernel holding each group's copy; the fused op's epilogue then reads their
+    ``dag.concat``. ResNet-18 at batch 8, two threads, alternating processes:
+    compiled in 10.7-11.3 s and ran in 68-79 ms this way, against 23.8-24.1 s and
+    61-72 ms with the copies in the fused kernels (which also fuse the epilogue and
+    need no concatenation)."""
 
     def __init__(self, store: ResourceStore, min_channels: int, min_tiles: int,
                  max_bytes: int | None):
@@ -128,33 +136,37 @@ class ConvToWinograd(RewritePattern):
             self.filters[owner] = made
         return made
 
-    def _batches(self, op: dag.Conv2dOp, filt: SSAValue) -> list[Operation]:
-        """The ops that replace ``op``: one ``dag.winograd_conv2d``, or, when its
-        transformed tiles exceed ``max_bytes``, one per group of as many images as
-        fit (``dag.slice`` of the input along the batch), joined by a
-        ``dag.concat``."""
+    def _group(self, op: dag.Conv2dOp) -> int:
+        """How many images one ``dag.winograd_conv2d`` of ``op`` takes: the batch,
+        or as many as fit in ``max_bytes``."""
         n = op.input.type.get_shape()[0]  # pyright: ignore
-        group = n
-        if self.max_bytes is not None:
-            group = max(1, min(n, self.max_bytes // (transformed_bytes(op) // n)))
-        label, ops = op.label, []
-        x_type, y_type = op.input.type, op.result.type
-        bias = [op.bias] if op.bias is not None else []
-        parts = []
+        if self.max_bytes is None:
+            return n
+        return max(1, min(n, self.max_bytes // (transformed_bytes(op) // n)))
+
+    def _batches(self, op: dag.Conv2dOp, x: SSAValue, filt: SSAValue,
+                 bias: SSAValue | None) -> list[Operation]:
+        """The ops that compute ``op`` from ``x``, ``U`` and ``bias``: one
+        ``dag.winograd_conv2d``, or one per group of images (:meth:`_group`; a
+        ``dag.slice`` of ``x`` along the batch each), joined by a ``dag.concat``."""
+        n, group = x.type.get_shape()[0], self._group(op)  # pyright: ignore
+        label, ops, parts = op.label, [], []
+        y_type = op.result.type
         for start in range(0, n, group):
             end = min(n, start + group)
-            x, y = op.input, y_type
-            name = label if group == n else f"{label}.{start}"
+            xs, y, name = x, y_type, label
             if group < n:
-                x_part = TensorType(x_type.element_type, [end - start, *x_type.get_shape()[1:]])  # pyright: ignore
-                ops.append(dag.SliceOp.create(operands=[x], result_types=[x_part], properties={
-                    "name": StringAttr(f"{name}.input"), "dim": dag.int_attr(0),
-                    "start": dag.int_attr(start), "end": dag.int_attr(end),
-                    "step": dag.int_attr(1)}))
-                x = ops[-1].results[0]
+                name = f"{label}.{start}"
+                shape = [end - start, *x.type.get_shape()[1:]]  # pyright: ignore
+                ops.append(dag.SliceOp.create(
+                    operands=[x], result_types=[TensorType(x.type.element_type, shape)],  # pyright: ignore
+                    properties={"name": StringAttr(f"{name}.input"), "dim": dag.int_attr(0),
+                                "start": dag.int_attr(start), "end": dag.int_attr(end),
+                                "step": dag.int_attr(1)}))
+                xs = ops[-1].results[0]
                 y = TensorType(y_type.element_type, [end - start, *y_type.get_shape()[1:]])  # pyright: ignore
             ops.append(dag.WinogradConv2dOp.create(
-                operands=[x, filt, *bias], result_types=[y],
+                operands=[xs, filt, *([bias] if bias is not None else [])], result_types=[y],
                 properties={"padding": op.padding, "name": StringAttr(name)},
                 attributes=dict(op.attributes)))
             parts.append(ops[-1].results[0])
@@ -167,30 +179,58 @@ class ConvToWinograd(RewritePattern):
     def match_and_rewrite(self, op: dag.Conv2dOp, rewriter: PatternRewriter) -> None:
         if not qualifies(op, self.min_channels, self.min_tiles, self.max_bytes):
             return
-        weight, fused = op.weight, None
-        if isinstance(weight, BlockArgument):
-            fused = weight.block.parent_op()
-            if not isinstance(fused, dag.FusedOp):
-                return
-            weight = fused.inputs[weight.index]
-        owner = weight.owner
-        w = constant_array(weight, self.store)
+        parent = op.parent_op()
+        fused = parent if isinstance(parent, dag.FusedOp) else None
+
+        def outside(v: SSAValue | None) -> SSAValue | None:
+            """``v`` as the fused op's operand it is bound to (else itself)."""
+            if fused is not None and isinstance(v, BlockArgument) and v.block is fused.body.block:
+                return fused.inputs[v.index]
+            return v
+
+        weight = outside(op.weight)
+        owner = weight.owner  # pyright: ignore
+        w = constant_array(weight, self.store)  # pyright: ignore
         if w is None or not isinstance(owner, dag.ConstantOp):
             return
+        if fused is not None and isinstance(op.weight, SSAValue) and not isinstance(
+                op.weight, BlockArgument):
+            return
         u = self._filter(owner, w, owner, rewriter)
-        filt: SSAValue = u.result
-        if fused is not None:
+        n = op.input.type.get_shape()[0]  # pyright: ignore
+        if fused is not None and self._group(op) < n and all(
+                isinstance(v, BlockArgument) for v in op.operands):
+            # Groups of images: computed before the fused op, one kernel per group
+            # shape (outlined once), the rest of the body reading their concat.
+            ops = self._batches(op, outside(op.input), u.result, outside(op.bias))  # pyright: ignore
+            rewriter.insert(ops, InsertPoint.before(fused))
+            result = ops[-1].results[0]
+            block = fused.body.block
+            arg = block.insert_arg(result.type, len(block.args))
+            fused.operands = (*fused.operands, result)
+            op.result.replace_all_uses_with(arg)
+            rewriter.erase(op)
+            _drop_unused_arguments(fused)
+        elif fused is not None:
             block = fused.body.block
             filt = block.insert_arg(u.result.type, len(block.args))
             fused.operands = (*fused.operands, u.result)
-        old = op.weight
-        rewriter.replace(op, self._batches(op, filt))
-        if isinstance(old, BlockArgument) and not old.uses:
-            assert fused is not None
-            index = old.index
-            old.block.erase_arg(old)
-            fused.operands = (*fused.operands[:index], *fused.operands[index + 1:])
+            rewriter.replace(op, self._batches(op, op.input, filt, op.bias))
+            _drop_unused_arguments(fused)
+        else:
+            rewriter.replace(op, self._batches(op, op.input, u.result, op.bias))
         erase_dead_constants([owner.result], rewriter)
+
+
+def _drop_unused_arguments(fused: dag.FusedOp) -> None:
+    """Remove the block arguments of ``fused``'s body that nothing reads, and the
+    operands bound to them."""
+    block = fused.body.block
+    for arg in reversed(block.args):
+        if not arg.uses:
+            index = arg.index
+            block.erase_arg(arg)
+            fused.operands = (*fused.operands[:index], *fused.operands[index + 1:])
 
 
 @dataclass(frozen=True)
