@@ -28,8 +28,11 @@ that does not fit alone stays direct. ResNet-18 at batch 8 on two threads
 
 - the whole batch in one op, every 3x3 conv: 136-153 ms; none rewritten: 87-94 ms;
 - whole batches up to 32 MiB (the 56x56 convs direct): 64-88 ms;
-- groups of at most 8 MiB (the default; the 56x56 convs one image a group):
-  58-61 ms; 16 MiB: 70 ms; 32 MiB: 109-116 ms.
+- groups of at most 8 MiB (the default; the 56x56 convs one image a group), each
+  group's copy inside the fused op's kernel: 58-61 ms; 16 MiB: 70 ms; 32 MiB:
+  109-116 ms;
+- groups of 8 MiB as kept (one outlined kernel for the groups, see
+  :class:`ConvToWinograd`): 68-79 ms, ONNX Runtime 67-70 ms.
 
 ResNet-50 at batch 8 measured the same with groups of 8 MiB and whole batches of
 32 MiB (160-181 ms). At batch 1 no ResNet convolution exceeds 8 MiB (the largest,
