@@ -196,9 +196,6 @@ class ConvToWinograd(RewritePattern):
         w = constant_array(weight, self.store)  # pyright: ignore
         if w is None or not isinstance(owner, dag.ConstantOp):
             return
-        if fused is not None and isinstance(op.weight, SSAValue) and not isinstance(
-                op.weight, BlockArgument):
-            return
         u = self._filter(owner, w, owner, rewriter)
         n = op.input.type.get_shape()[0]  # pyright: ignore
         if fused is not None and self._group(op) < n and all(
