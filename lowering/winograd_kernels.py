@@ -142,16 +142,13 @@ def _projection(loops: int, dims: Sequence[int]) -> AffineMap:
 
 
 def _combine(b: _Builder, terms: Sequence[tuple[float, SSAValue]]) -> SSAValue:
-    """``sum(c * v)`` over the terms with ``c != 0`` (at least one): additions and
-    subtractions for ``c = +-1``, a multiplication otherwise."""
+    """``sum(c * v)`` over the terms, whose ``c`` are 0 or +-1 (at least one
+    nonzero; the entries of ``B^T`` and ``A^T``): additions and subtractions."""
     total: SSAValue | None = None
     for c, v in terms:
+        assert c in (0, 1, -1), "a transform entry other than 0 and +-1"
         if c == 0:
             continue
-        if abs(c) != 1:
-            scale = b.add(arith.ConstantOp(DenseIntOrFPElementsAttr.from_list(
-                v.type, [abs(c)] * LANES))).results[0]  # pyright: ignore
-            v = b.add(arith.MulfOp(v, scale)).results[0]
         if total is None:
             total = v if c > 0 else b.add(arith.NegfOp(v)).results[0]
         else:
