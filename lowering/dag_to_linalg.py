@@ -969,6 +969,22 @@ def constant_matrix(lb: LinalgBuilder, rows: Sequence[Sequence[float]]) -> SSAVa
     return lb.insert(arith.ConstantOp(DenseIntOrFPElementsAttr.from_list(t, values)))
 
 
+WINOGRAD_INPUT_MAPS: tuple[AffineMap, ...] = (
+    affine_map(8, [_d(3), _d(2), _d(4) * 2 + _d(6), _d(5) * 2 + _d(7)]),
+    projection_map(8, [0, 6]), projection_map(8, [1, 7]), projection_map(8, range(6)),
+)
+"""The input transform's maps over the loops ``(a, b, c, n, ty, tx, r, s)``: the
+padded input, ``BT`` twice and ``V`` (see :class:`LowerWinogradConv2d`)."""
+
+WINOGRAD_OUTPUT_MAPS: tuple[AffineMap, ...] = (
+    affine_map(6, [_d(4), _d(5), _d(1), _d(0), _d(2) // 2, _d(3) // 2]),
+    affine_map(6, [_d(2) % 2, _d(4)]), affine_map(6, [_d(3) % 2, _d(5)]),
+    projection_map(6, range(4)),
+)
+"""The output transform's maps over the loops ``(n, f, i, j, a, b)``: ``M``,
+``AT`` twice and the output (see :class:`LowerWinogradConv2d`)."""
+
+
 class LowerWinogradConv2d(RewritePattern):
     """``dag.winograd_conv2d`` -> three linalg ops over the 2x2 output tiles
     (``TH x TW`` of them, ``T = TH*TW``), on the input zero-padded to ``2*TH + 2 x
@@ -1000,12 +1016,12 @@ class LowerWinogradConv2d(RewritePattern):
         xp = lb.pad(x, [0, 0, ph, pw], [0, 0, 2 * th + 2 - h - ph, 2 * tw + 2 - wd - pw], 0.0)
         bt, at = constant_matrix(lb, dag.WINOGRAD_BT), constant_matrix(lb, dag.WINOGRAD_AT)
         # 1. loops (a, b, c, n, ty, tx, r, s)
+        *ins, vmap = WINOGRAD_INPUT_MAPS
         v = lb.generic(
-            [(xp, affine_map(8, [_d(3), _d(2), _d(4) * 2 + _d(6), _d(5) * 2 + _d(7)])),
-             (bt, projection_map(8, [0, 6])), (bt, projection_map(8, [1, 7]))],
+            list(zip((xp, bt, bt), ins)),
             lb.fill((4, 4, c, n, th, tw), 0.0),
             lambda b, d, p, q, acc: b.add(acc, b.mul(b.mul(p, q), d)),
-            out_map=projection_map(8, range(6)),
+            out_map=vmap,
             iterators=["parallel"] * 6 + ["reduction"] * 2,
         )
         # 2. M[p, f, (n, t)] = sum_c U[p, f, c] * V[p, c, (n, t)]
@@ -1013,12 +1029,12 @@ class LowerWinogradConv2d(RewritePattern):
                                 lb.reshape(v, (16, c, n * th * tw)), transpose_b=False)
         m = lb.reshape(m, (4, 4, f, n, th, tw))
         # 3. loops (n, f, i, j, a, b)
+        *ins, ymap = WINOGRAD_OUTPUT_MAPS
         res = lb.generic(
-            [(m, affine_map(6, [_d(4), _d(5), _d(1), _d(0), _d(2) // 2, _d(3) // 2])),
-             (at, affine_map(6, [_d(2) % 2, _d(4)])), (at, affine_map(6, [_d(3) % 2, _d(5)]))],
+            list(zip((m, at, at), ins)),
             bias_init(lb, op.bias, out, 1),
             lambda b, mv, p, q, acc: b.add(acc, b.mul(b.mul(p, q), mv)),
-            out_map=projection_map(6, range(4)),
+            out_map=ymap,
             iterators=["parallel"] * 4 + ["reduction"] * 2,
         )
         rewriter.replace(op, [], [res])

@@ -306,6 +306,24 @@ class _Builder:
         zeros, ones = [self.const(0)] * len(bounds), [self.const(1)] * len(bounds)
         self.add(scf.ParallelOp(zeros, [self.const(n) for n in bounds], ones, Region(block)))
 
+    def nest(self, bounds: Sequence[int],
+             body: Callable[[_Builder, Sequence[SSAValue | int]], None],
+             parallel: bool) -> None:
+        """``body`` over ``0 <= i_d < bounds[d]``: one ``scf.parallel`` when
+        ``parallel``, else nested ``scf.for`` (:meth:`loop`: a bound of 1 gives
+        the index 0, known)."""
+        if parallel:
+            self.parallel(bounds, body)
+            return
+
+        def level(b: _Builder, ivs: list[SSAValue | int]) -> None:
+            if len(ivs) == len(bounds):
+                body(b, ivs)
+                return
+            b.loop(0, bounds[len(ivs)], 1, lambda b, i, _: level(b, [*ivs, i]) or [])
+
+        level(self, [])
+
     def if_else(
         self,
         cond: SSAValue | bool,
@@ -737,6 +755,15 @@ def _operands(op: GenericOp | FillOp, kernel: Operation,
     return operands
 
 
+def effect_before(op: Operation) -> Operation | None:
+    """The op before ``op`` in its block past ops without memory effects or
+    regions (views, constants, index arithmetic), or None."""
+    prev = op.prev_op
+    while prev is not None and is_side_effect_free(prev) and not prev.regions:
+        prev = prev.prev_op
+    return prev
+
+
 @dataclass
 class Fusion:
     """The elementwise ops fused into a kernel whose output is C, over C's kernel
@@ -773,9 +800,7 @@ class Fusion:
         stops at the first op that cannot (possibly none). Their math ops are
         expanded through ``rewriter``."""
         fusion = Fusion(space, None, [], out, [])
-        op = kernel.prev_op
-        while op is not None and is_side_effect_free(op) and not op.regions:
-            op = op.prev_op
+        op = effect_before(kernel)
         if isinstance(op, GenericOp | FillOp):
             fusion._match_init(op, kernel, rewriter)
         read_roots = {_root(v) for v in reads}
@@ -1302,8 +1327,7 @@ def emit_batched_gemm(b: _Builder, batches: int, operands: _Operands, m: int, n:
 
         b.parallel([d for d in dims if d > 1], body)
     else:
-        b.loop(0, batches, 1, lambda b, bi, _: b.loop(0, split.rows, 1, lambda b, rb, _: b.loop(
-            0, split.cols, 1, lambda b, cb, _: chunk(b, bi, rb, cb) or []) or []) or [])
+        b.nest(dims, lambda b, ivs: chunk(b, *ivs), False)
     for buffer in (pack, shared):
         if buffer is not None:
             b.add(memref.DeallocOp.get(buffer))
@@ -2078,11 +2102,8 @@ def _im2col(b: _Builder, conv: _Conv, col: SSAValue, ni, gi, parallel: bool) -> 
             b.loop(y0, y1, 1, inside)
             b.loop(y1, oh, 1, zero_rows)
 
-    if parallel and c * kh * kw * oh * owd >= PARALLEL_MIN_COPY and c * kh > 1:
-        b.parallel([c, kh], lambda b, ivs: rows(b, *ivs))
-        return
-    b.loop(0, c, 1, lambda b, ci, _: b.loop(
-        0, kh, 1, lambda b, i, _: rows(b, ci, i) or []) or [])
+    b.nest([c, kh], lambda b, ivs: rows(b, *ivs),
+           parallel and c * kh * kw * oh * owd >= PARALLEL_MIN_COPY and c * kh > 1)
 
 
 def _strided_vector(b: _Builder, m: _Matrix, row, col, step: int, count: int) -> SSAValue:

@@ -9,11 +9,13 @@ from their indexing maps, their product-sum bodies and those constants (which mu
 be ``dag.WINOGRAD_BT`` and ``WINOGRAD_AT``):
 
 - input, ``V[a, b, c, n, ty, tx] = sum_{r, s} BT[a, r] BT[b, s] x[n, c, 2ty + r,
-  2tx + s]`` on the zero-padded input: per image and channel (an
-  ``scf.parallel`` over both), per row of tiles, 16 tiles at a time along a
-  vector: the 4x4 tile's rows are read as 16 stride-2 vectors (every other
-  lane of a masked load, ``_strided_vector``), then ``B^T d B`` is 32 vector
-  additions and subtractions (the matrix's entries are 0 and +-1, unrolled);
+  2tx + s]`` on the zero-padded input, read from the unpadded one when the op
+  reads a padded copy (``_unpadded``; the copy is erased): per image and channel
+  (an ``scf.parallel`` over both), per row of tiles, 16 tiles at a time along a
+  vector: the 4x4 tile's rows are read as 16 stride-2 vectors (every other lane
+  of a masked load, ``_strided_vector``; lanes whose column is in the padding are
+  zeros, and so are rows in the padding), then ``B^T d B`` is 32 vector additions
+  and subtractions (the matrix's entries are 0 and +-1, unrolled);
 - output, ``y[n, f, i, j] += sum_{a, b} AT[i mod 2, a] AT[j mod 2, b] M[a, b,
   f, n, i // 2, j // 2]``: per image and output channel, per row of tiles, 16
   tiles at a time: 16 vector loads of ``M``, ``A^T m A`` (24 additions and
@@ -24,7 +26,9 @@ be ``dag.WINOGRAD_BT`` and ``WINOGRAD_AT``):
   an activation or residual add after).
 
 Both write every element of their output once, with vector stores masked at the
-right edge, and read nothing out of bounds (the padded input covers every tile).
+right edge, and read nothing out of bounds: loads are masked to the columns
+inside the input, and rows of tiles that reach into the padding above or below
+are emitted on their own with those rows zero.
 """
 
 from __future__ import annotations
@@ -37,18 +41,17 @@ from xdsl.dialects.builtin import DenseIntOrFPElementsAttr
 from xdsl.dialects.linalg.attrs import IteratorType
 from xdsl.dialects.linalg.ops import FillOp, GenericOp
 from xdsl.ir import Block, BlockArgument, Operation, SSAValue
-from xdsl.ir.affine import AffineExpr, AffineMap
 from xdsl.pattern_rewriter import PatternRewriter, RewritePattern, op_type_rewrite_pattern
-from xdsl.traits import SymbolTable, is_side_effect_free
+from xdsl.traits import SymbolTable
 
 from dagc.dialects.dag import WINOGRAD_AT, WINOGRAD_BT
+from dagc.lowering.dag_to_linalg import WINOGRAD_INPUT_MAPS, WINOGRAD_OUTPUT_MAPS
 from dagc.lowering.linalg_to_microkernels import (
     LANES,
     PARALLEL_MIN_COPY,
     Fusion,
     _Access,
     _Builder,
-    _coefficients,
     _first,
     _layout,
     _load,
@@ -62,6 +65,7 @@ from dagc.lowering.linalg_to_microkernels import (
     _tile_store,
     _unpadded,
     _zeros,
+    effect_before,
     erase_padding,
 )
 
@@ -116,9 +120,7 @@ def _product_sum(block: Block) -> bool:
 def _zero_fill(op: Operation, out: SSAValue) -> FillOp | None:
     """The ``linalg.fill`` of 0 of ``out``'s buffer right before ``op`` (past ops
     without memory effects), or None."""
-    prev = op.prev_op
-    while prev is not None and is_side_effect_free(prev) and not prev.regions:
-        prev = prev.prev_op
+    prev = effect_before(op)
     if not isinstance(prev, FillOp) or _root(prev.outputs[0]) is not _root(out):
         return None
     value = prev.inputs[0].owner
@@ -135,10 +137,6 @@ def _signature(op: GenericOp, parallel: int, inputs: int) -> bool:
     return (not op.results and len(op.inputs) == inputs and len(op.outputs) == 1
             and iterators == [IteratorType.PARALLEL] * parallel + [IteratorType.REDUCTION] * 2
             and _product_sum(op.body.block))
-
-
-def _projection(loops: int, dims: Sequence[int]) -> AffineMap:
-    return AffineMap(loops, 0, tuple(AffineExpr.dimension(d) for d in dims))
 
 
 def _combine(b: _Builder, terms: Sequence[tuple[float, SSAValue]]) -> SSAValue:
@@ -195,12 +193,7 @@ class _InputTransform:
         if not _signature(op, 6, 3):
             return None
         (x, bt0, bt1), (v,) = op.inputs, op.outputs
-        xmap, m0, m1, vmap = (m.data for m in op.get_indexing_maps())
-        window = _coefficients(xmap)
-        rows = [[0, 0, 0, 1, 0, 0, 0, 0], [0, 0, 1, 0, 0, 0, 0, 0],
-                [0, 0, 0, 0, 2, 0, 1, 0], [0, 0, 0, 0, 0, 2, 0, 1]]
-        if (window != (rows, [0] * 4) or m0 != _projection(8, (0, 6))
-                or m1 != _projection(8, (1, 7)) or vmap != _projection(8, range(6))
+        if (tuple(m.data for m in op.get_indexing_maps()) != WINOGRAD_INPUT_MAPS
                 or not (_is_matrix(bt0, WINOGRAD_BT) and _is_matrix(bt1, WINOGRAD_BT))):
             return None
         lx, lv = _layout(x), _layout(v)
@@ -267,11 +260,8 @@ def emit_input_transform(b: _Builder, t: _InputTransform, parallel: bool) -> Non
         for ty in range(max(inner), th):
             row(b, ty)
 
-    if parallel and n * c * th * tw * 16 >= PARALLEL_MIN_COPY and n * c > 1:
-        b.parallel([n, c], lambda b, ivs: channel(b, *ivs))
-        return
-    b.loop(0, n, 1, lambda b, ni, _: b.loop(
-        0, c, 1, lambda b, ci, _: channel(b, ni, ci) or []) or [])
+    b.nest([n, c], lambda b, ivs: channel(b, *ivs),
+           parallel and n * c * th * tw * 16 >= PARALLEL_MIN_COPY and n * c > 1)
 
 
 @dataclass(frozen=True)
@@ -290,11 +280,7 @@ class _OutputTransform:
         if not _signature(op, 4, 3):
             return None
         (m, at0, at1), (out,) = op.inputs, op.outputs
-        d = [AffineExpr.dimension(i) for i in range(6)]
-        expected = (AffineMap(6, 0, (d[4], d[5], d[1], d[0], d[2] // 2, d[3] // 2)),
-                    AffineMap(6, 0, (d[2] % 2, d[4])), AffineMap(6, 0, (d[3] % 2, d[5])),
-                    _projection(6, range(4)))
-        if (tuple(a.data for a in op.get_indexing_maps()) != expected
+        if (tuple(a.data for a in op.get_indexing_maps()) != WINOGRAD_OUTPUT_MAPS
                 or not (_is_matrix(at0, WINOGRAD_AT) and _is_matrix(at1, WINOGRAD_AT))):
             return None
         lm, lo = _layout(m), _layout(out)
@@ -348,11 +334,8 @@ def emit_output_transform(b: _Builder, t: _OutputTransform, fusion: Fusion,
         if oh % 2:
             tiles(b, oh // 2, 1)
 
-    if parallel and n * f * oh * ow * 4 >= PARALLEL_MIN_COPY and n * f > 1:
-        b.parallel([n, f], lambda b, ivs: channel(b, *ivs))
-        return
-    b.loop(0, n, 1, lambda b, ni, _: b.loop(
-        0, f, 1, lambda b, fi, _: channel(b, ni, fi) or []) or [])
+    b.nest([n, f], lambda b, ivs: channel(b, *ivs),
+           parallel and n * f * oh * ow * 4 >= PARALLEL_MIN_COPY and n * f > 1)
 
 
 class WinogradToMicroKernels(RewritePattern):
