@@ -26,3 +26,18 @@ def _compile_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("DAGC_CACHE_DIR", str(tmp_path_factory.mktemp("dagc-cache")))
     monkeypatch.delenv("DAGC_CACHE", raising=False)
     monkeypatch.setenv("DAGC_VERIFY_EACH", "1")
+
+
+@pytest.fixture
+def thread_counts():
+    """``thread_counts(1, 2)`` iterates over those counts of dagc's runtime threads,
+    set for each step; one thread again after the test, whatever it asserted."""
+    import dagc.runtime
+
+    def counts(*values: int):
+        for n in values:
+            dagc.runtime.set_num_threads(n)
+            yield n
+
+    yield counts
+    dagc.runtime.set_num_threads(1)

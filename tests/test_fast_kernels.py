@@ -50,7 +50,7 @@ def test_matmul(m, k, n):
 
 @pytest.mark.parametrize("m,k,n", [(302, 70, 49), (42, KC + 44, 21), (40, 300, 45)],
                          ids=["shared-panels", "odd-tiles-dots", "one-vector-masked"])
-def test_gemm_edges(m, k, n):
+def test_gemm_edges(m, k, n, thread_counts):
     """The columns past the whole panels: 16 by 12-row one-vector tiles (an odd
     number of 6-row tiles ends with one), then up to 8 by dot products along k
     (49 = 32 + 16 + 1, 21 = 16 + 5, over two k blocks with a masked k tail),
@@ -61,13 +61,9 @@ def test_gemm_edges(m, k, n):
     a = rng.standard_normal((m, k), dtype=np.float32)
     b = rng.standard_normal((k, n), dtype=np.float32)
     compiled = dagc.compile(MatMul(), (torch.from_numpy(a), torch.from_numpy(b)))
-    try:
-        for threads in (1, 2):
-            dagc.runtime.set_num_threads(threads)
-            np.testing.assert_allclose(compiled(a, b), a.astype(np.float64) @ b,
-                                       rtol=1e-4, atol=1e-4)
-    finally:
-        dagc.runtime.set_num_threads(1)
+    for _ in thread_counts(1, 2):
+        np.testing.assert_allclose(compiled(a, b), a.astype(np.float64) @ b,
+                                   rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize(
@@ -115,7 +111,7 @@ class MaxPool(torch.nn.Module):
                                   (3, 2, 1, 2), (2, 2, 0, 1, True)],
                          ids=["3x3s2p1", "2x2s2", "3x3s1p1", "3x2-strides-2x1", "dilated",
                               "ceil-mode"])
-def test_max_pool(args):
+def test_max_pool(args, thread_counts):
     """Max pooling becomes the depthwise kernel's window walk with vector maximums
     (``-inf`` padding, stride 1 and 2, dilation, ceil mode), NaN propagating as in
     torch; on 1 and 2 threads."""
@@ -127,16 +123,12 @@ def test_max_pool(args):
     assert not any(isinstance(op, GenericOp) for op in low.op.walk())
     compiled = dagc.compile(MaxPool(*args), (x,))
     assert "llvm.maximum.v16f32" in compiled.llvm_ir
-    try:
-        for threads in (1, 2):
-            dagc.runtime.set_num_threads(threads)
-            torch.testing.assert_close(compiled(x), MaxPool(*args)(x), equal_nan=True)
-    finally:
-        dagc.runtime.set_num_threads(1)
+    for _ in thread_counts(1, 2):
+        torch.testing.assert_close(compiled(x), MaxPool(*args)(x), equal_nan=True)
 
 
 @pytest.mark.parametrize("m,k,n", [(1, 1280, 1000), (3, 70, 37), (6, 33, 17)])
-def test_linear_few_rows(m, k, n):
+def test_linear_few_rows(m, k, n, thread_counts):
     """A linear layer with at most 6 rows reads its weight's rows in place (dot
     products, no transposed copy), with the bias and GELU fused; column and depth
     edges (1000 = 62 x 16 + 8, 37, 17; 70, 33 along k); on 1 and 2 threads."""
@@ -148,12 +140,8 @@ def test_linear_few_rows(m, k, n):
     assert "llvm.vector.reduce.fadd" in compiled.llvm_ir
     with torch.no_grad():
         ref = model(x)
-    try:
-        for threads in (1, 2):
-            dagc.runtime.set_num_threads(threads)
-            torch.testing.assert_close(compiled(x), ref, rtol=1e-4, atol=1e-4)
-    finally:
-        dagc.runtime.set_num_threads(1)
+    for _ in thread_counts(1, 2):
+        torch.testing.assert_close(compiled(x), ref, rtol=1e-4, atol=1e-4)
 
 
 class Attention(torch.nn.Module):
@@ -205,7 +193,7 @@ CONTRACTIONS = {
 
 
 @pytest.mark.parametrize("name", list(CONTRACTIONS))
-def test_contraction(name):
+def test_contraction(name, thread_counts):
     """Batched matmuls (a broadcast batch dim on either side, K blocks, edge rows
     and columns), attention (``q @ k^T``: B packed from k's rows, the scale fused;
     ``softmax @ v`` with the softmax, and a causal mask, fused into it split out)
@@ -220,12 +208,8 @@ def test_contraction(name):
     compiled = dagc.compile(model, inputs)
     with torch.no_grad():
         ref = model(*inputs)
-    try:
-        for threads in (1, 2):
-            dagc.runtime.set_num_threads(threads)
-            torch.testing.assert_close(compiled(*inputs), ref, rtol=1e-4, atol=1e-4)
-    finally:
-        dagc.runtime.set_num_threads(1)
+    for _ in thread_counts(1, 2):
+        torch.testing.assert_close(compiled(*inputs), ref, rtol=1e-4, atol=1e-4)
 
 
 class ConvResidual(torch.nn.Module):
@@ -299,7 +283,7 @@ class Net(torch.nn.Module):
         return torch.relu(self.pw(torch.nn.functional.relu6(self.dw(y))) + self.proj(y))
 
 
-def test_threads():
+def test_threads(thread_counts):
     """The chunks of the parallel kernels give the same result on 1, 2 and 3
     threads (an uneven split) as torch."""
     torch.manual_seed(0)
@@ -308,12 +292,8 @@ def test_threads():
     assert compiled.llvm_ir.count("GOMP_parallel") >= 4
     with torch.no_grad():
         ref = model(x)
-    try:
-        for threads in (1, 2, 3):
-            dagc.runtime.set_num_threads(threads)
-            torch.testing.assert_close(compiled(x), ref, rtol=1e-4, atol=1e-4)
-    finally:
-        dagc.runtime.set_num_threads(1)
+    for _ in thread_counts(1, 2, 3):
+        torch.testing.assert_close(compiled(x), ref, rtol=1e-4, atol=1e-4)
 
 
 def test_small_model():

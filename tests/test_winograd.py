@@ -391,7 +391,7 @@ def test_compile(cls, args, shape):
     torch.testing.assert_close(compiled(x), torch_out(model, x), rtol=1e-4, atol=1e-4)
 
 
-def test_compile_parallel_transforms():
+def test_compile_parallel_transforms(thread_counts):
     """Transforms large enough to split over threads (``scf.parallel`` over images
     and channels) give the same result on 1 and 2 threads."""
     model = ConvRelu(32, 32, padding=1).eval()
@@ -402,12 +402,8 @@ def test_compile_parallel_transforms():
     assert op_names(kernels).count("scf.parallel") == 3  # input transform, GEMMs, output
     compiled = dagc.compile(model, (x,), target="cpu", cache=False)
     expected = torch_out(model, x)
-    try:
-        for threads in (1, 2):
-            dagc.runtime.set_num_threads(threads)
-            torch.testing.assert_close(compiled(x), expected, rtol=1e-4, atol=1e-4)
-    finally:
-        dagc.runtime.set_num_threads(1)
+    for _ in thread_counts(1, 2):
+        torch.testing.assert_close(compiled(x), expected, rtol=1e-4, atol=1e-4)
 
 
 def test_hoisted_weights_are_the_transformed_filters():
