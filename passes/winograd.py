@@ -34,8 +34,8 @@ that does not fit alone stays direct. ResNet-18 at batch 8 on two threads
 - groups of 8 MiB as kept (one outlined kernel for the groups, see
   :class:`ConvToWinograd`): 68-79 ms, ONNX Runtime 67-70 ms.
 
-ResNet-50 at batch 8 measured the same with groups of 8 MiB and whole batches of
-32 MiB (160-181 ms). At batch 1 no ResNet convolution exceeds 8 MiB (the largest,
+ResNet-50 at batch 8 measured the same with groups of 8 MiB (copies inside the
+fused kernels) and whole batches of 32 MiB (160-181 ms). At batch 1 no ResNet convolution exceeds 8 MiB (the largest,
 56x56 with 64 channels, takes 6.1 MiB).
 """
 
@@ -198,28 +198,28 @@ class ConvToWinograd(RewritePattern):
             return
         u = self._filter(owner, w, owner, rewriter)
         n = op.input.type.get_shape()[0]  # pyright: ignore
-        if fused is not None and self._group(op) < n and all(
-                isinstance(v, BlockArgument) for v in op.operands):
+        if fused is None:
+            rewriter.replace(op, self._batches(op, op.input, u.result, op.bias))
+        elif self._group(op) < n and all(isinstance(v, BlockArgument) for v in op.operands):
             # Groups of images: computed before the fused op, one kernel per group
             # shape (outlined once), the rest of the body reading their concat.
             ops = self._batches(op, outside(op.input), u.result, outside(op.bias))  # pyright: ignore
             rewriter.insert(ops, InsertPoint.before(fused))
-            result = ops[-1].results[0]
-            block = fused.body.block
-            arg = block.insert_arg(result.type, len(block.args))
-            fused.operands = (*fused.operands, result)
-            op.result.replace_all_uses_with(arg)
+            op.result.replace_all_uses_with(_bind(fused, ops[-1].results[0]))
             rewriter.erase(op)
-            _drop_unused_arguments(fused)
-        elif fused is not None:
-            block = fused.body.block
-            filt = block.insert_arg(u.result.type, len(block.args))
-            fused.operands = (*fused.operands, u.result)
-            rewriter.replace(op, self._batches(op, op.input, filt, op.bias))
-            _drop_unused_arguments(fused)
         else:
-            rewriter.replace(op, self._batches(op, op.input, u.result, op.bias))
+            rewriter.replace(op, self._batches(op, op.input, _bind(fused, u.result), op.bias))
+        if fused is not None:
+            _drop_unused_arguments(fused)
         erase_dead_constants([owner.result], rewriter)
+
+
+def _bind(fused: dag.FusedOp, value: SSAValue) -> BlockArgument:
+    """A new argument of ``fused``'s body, bound to the new operand ``value``."""
+    block = fused.body.block
+    arg = block.insert_arg(value.type, len(block.args))
+    fused.operands = (*fused.operands, value)
+    return arg
 
 
 def _drop_unused_arguments(fused: dag.FusedOp) -> None:
