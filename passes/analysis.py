@@ -64,8 +64,9 @@ def _conv(op, ins, outs):
 
 
 def _winograd_conv(op, ins, outs):
-    """A Winograd convolution counts as the direct 3x3 one it computes (the
-    convention of cuDNN's and MLPerf's reports): ``U`` is ``4 x 4 x F x C``."""
+    """A Winograd convolution counts as the direct 3x3 one it computes, as Lavin
+    and Gray's "effective" FLOP/s do (so GFLOP/s compare with the direct kernel's):
+    ``U`` is ``4 x 4 x F x C``."""
     macs = _numel(outs[0]) * ins[1][3] * 9
     bias = _numel(outs[0]) if len(ins) > 2 else 0
     return 2 * macs + bias, macs
