@@ -30,8 +30,9 @@ its thread's contiguous chunk of `[begin, end)`: chunk `t` of `T`
 (`omp_get_thread_num`, `omp_get_num_threads`) has `q + (t < r)` iterations, `q`
 and `r` the quotient and remainder of the range by `T` (libgomp's static schedule,
 `gomp_iter_static_next` in libgomp/iter.c). `@dagc_num_threads` is an external
-i32 global of the module initialized to 0, which the runtime sets
-(`runtime/cpu.py`). `GOMP_parallel` returns once every thread has finished.
+i32 global that the module declares and the runtime defines (`runtime/cpu.py`): one
+variable of the process, so that modules compiled apart and linked together share
+it. `GOMP_parallel` returns once every thread has finished.
 """
 
 from dataclasses import dataclass
@@ -69,7 +70,7 @@ from dagc.lowering.pattern_dispatch import apply_patterns, preorder
 
 NUM_THREADS = "dagc_num_threads"
 """The i32 global holding the thread count of parallel calls (0: libgomp's default,
-1: serial), set by the runtime."""
+1: serial): declared by the code, defined and set by the runtime."""
 
 _PTR = llvm.LLVMPointerType()
 
@@ -174,7 +175,7 @@ def _lower_parallel_call(call: func.CallOp, module: ModuleOp) -> None:
     thunk = _thunk(module, callee, fields)
     lookup_or_declare_function(module, "GOMP_parallel", [_PTR, _PTR, i32, i32])
     if SymbolTable.lookup_symbol(module, NUM_THREADS) is None:
-        count = llvm.GlobalOp(i32, NUM_THREADS, "external", value=IntegerAttr(0, i32))
+        count = llvm.GlobalOp(i32, NUM_THREADS, "external")
         module.body.block.insert_op_before(count, module.body.block.first_op)
 
     block = call.parent_block()

@@ -1,6 +1,6 @@
 """Compiled artifacts: a directory that runs without the model's source or pickle.
 
-Layout (format version 2)::
+Layout (format version 3)::
 
     build/
       model.meta              JSON: format and version; inputs/outputs (shape, dtype);
@@ -11,7 +11,9 @@ Layout (format version 2)::
       model.mlir              the dag-level IR (weights elided), for inspection
       sg0/forward.o, .ll      a CPU subgraph: object code and its LLVM IR (its forward
                               takes inputs, weights, outputs and, since version 2,
-                              a workspace of ``workspace_bytes``)
+                              a workspace of ``workspace_bytes``; since version 3 the
+                              runtime defines ``dagc_num_threads``, which the object
+                              declares)
       sg1/subgraph.mlir       a HOST subgraph: dag IR run by torch (opaque modules)
       sg2/dispatch.json, *.spv  a Vulkan subgraph: kernels and their dispatch table
 
@@ -32,7 +34,7 @@ from typing import Any
 import numpy as np
 
 FORMAT = "dagc-artifact"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 class ArtifactError(Exception):

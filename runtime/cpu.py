@@ -17,20 +17,20 @@ give object code for another target (e.g. `aarch64-unknown-linux-gnu`), which ca
 emitted but not run. The module is optimized at O3 with LLVM's new pass manager.
 
 Loops that `dagc-parallel-to-threads` outlined run on libgomp's thread team (see
-`lowering/func_to_llvm.py`): the module's i32 global `dagc_num_threads` holds the
-team size, which this runtime sets whenever it loads code (a `CpuModule` run in
-process or an object file from `load_object`) to `get_num_threads()`:
+`lowering/func_to_llvm.py`): the code declares the i32 global `dagc_num_threads`, the
+team size, and this runtime defines it, one variable for the whole process that
+every JIT resolves the symbol to. Whenever code is loaded (a `CpuModule` run in
+process or an object file from `load_object`) it is set to `get_num_threads()`:
 `set_num_threads(n)` if called, else the environment variable `DAGC_NUM_THREADS`,
-else the CPUs this process may run on. `set_num_threads` also updates the code
-already loaded. libgomp is the system's (`libgomp.so.1`, the one torch loads
-too); without it, parallel loops run serially, with a warning.
+else the CPUs this process may run on; `set_num_threads` sets it at once, for the
+code already loaded too. libgomp is the system's (`libgomp.so.1`, the one torch
+loads too); without it, parallel loops run serially, with a warning.
 """
 
 import ctypes
 import ctypes.util
 import os
 import warnings
-import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -266,9 +266,10 @@ def _load_gomp() -> None:
 
 
 _num_threads: int | None = None
-_thread_globals: "weakref.WeakKeyDictionary[Any, int]" = weakref.WeakKeyDictionary()
-"""Owner of loaded code (a CpuModule, an _ObjectEngine) -> address of its
-`dagc_num_threads`."""
+_thread_count = ctypes.c_int32(0)
+"""The process's `dagc_num_threads`, which every loaded module reads (see
+`_define_thread_count`)."""
+_thread_count_defined = False
 
 
 def get_num_threads() -> int:
@@ -302,17 +303,17 @@ def set_num_threads(count: int) -> None:
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise ValueError(f"the number of threads must be a positive integer, got {count!r}")
     _num_threads = count
-    for address in _thread_globals.values():
-        ctypes.c_int32.from_address(address).value = count
+    _thread_count.value = count
 
 
-def _set_threads(owner: Any, engine: llvm.ExecutionEngine) -> None:
-    """Set the thread count of the code `engine` loaded (if it has parallel loops)
-    and keep its address while `owner` lives, for `set_num_threads`."""
-    address = engine.get_global_value_address(NUM_THREADS)
-    if address:
-        ctypes.c_int32.from_address(address).value = get_num_threads()
-        _thread_globals[owner] = address
+def _define_thread_count() -> None:
+    """Resolve `dagc_num_threads` in every JIT to the process's `_thread_count`
+    (once), and set it to `get_num_threads()`; called whenever code is loaded."""
+    global _thread_count_defined
+    if not _thread_count_defined:
+        llvm.add_symbol(NUM_THREADS, ctypes.addressof(_thread_count))
+        _thread_count_defined = True
+    _thread_count.value = get_num_threads()
 
 
 class CpuModule:
@@ -396,6 +397,7 @@ class CpuModule:
         if self._engine is None:
             _load_libm()
             _load_gomp()
+            _define_thread_count()
             # The JIT gets a target machine of its own: a code model that reaches
             # libm wherever it is mapped.
             jit_machine = llvm.Target.from_triple(self.triple).create_target_machine(
@@ -407,7 +409,6 @@ class CpuModule:
             )
             self._engine = llvm.create_mcjit_compiler(self._module.clone(), jit_machine)
             self._engine.finalize_object()
-            _set_threads(self, self._engine)
         return self._engine
 
     def get_function(
@@ -456,6 +457,7 @@ def load_object(data: bytes, name: str, arg_specs: Sequence[ArgSpec],
     llvm.initialize_native_asmprinter()
     _load_libm()
     _load_gomp()
+    _define_thread_count()
     machine = llvm.Target.from_default_triple().create_target_machine(
         cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(),
         codemodel="jitdefault", jit=True)
@@ -469,5 +471,4 @@ def load_object(data: bytes, name: str, arg_specs: Sequence[ArgSpec],
     if not address:
         raise KeyError(f"no function '{name}' in the object code")
     holder = _ObjectEngine(engine)
-    _set_threads(holder, engine)
     return CompiledFunction(holder, name, address, arg_specs, result), holder  # type: ignore[arg-type]

@@ -65,7 +65,7 @@ def test_artifact_runs_in_a_fresh_process(tmp_path):
     compiled = dagc.compile(model, inputs)
     out = compiled.save(tmp_path / "build")
     meta = json.loads((out / "model.meta").read_text())
-    assert meta["format_version"] == 2 and meta["inputs"][0]["shape"] == [1, 3, 64, 64]
+    assert meta["format_version"] == 3 and meta["inputs"][0]["shape"] == [1, 3, 64, 64]
     assert [s["device"] for s in meta["subgraphs"]] == ["X64:0"]
     np.save(tmp_path / "x.npy", inputs[0].numpy())
     # The fresh process imports neither the model's module nor torch's model code.

@@ -5,7 +5,7 @@
 // 1, else through GOMP_parallel with a thunk that loads the arguments from a stack
 // struct (allocated in the entry block) and runs its thread's static chunk.
 
-// CHECK:       llvm.mlir.global external @dagc_num_threads(0 : i32) {addr_space = 0 : i32} : i32
+// CHECK:       llvm.mlir.global external @dagc_num_threads() {addr_space = 0 : i32} : i32
 // CHECK:       llvm.func @GOMP_parallel(!llvm.ptr, !llvm.ptr, i32, i32)
 // CHECK:       llvm.func @omp_get_num_threads() -> i32
 // CHECK:       llvm.func @omp_get_thread_num() -> i32
@@ -64,7 +64,7 @@
 // CHECK-NEXT:    llvm.call @scale_par0(%[[LO]], %[[HI]], %[[XP]], %[[AV]]) : (i64, i64, !llvm.ptr, f32) -> ()
 // CHECK-NEXT:    llvm.return
 
-// IR:      @"dagc_num_threads" = global i32 0
+// IR:      @"dagc_num_threads" = external global i32
 // IR:      declare void @"GOMP_parallel"(ptr %{{.*}}, ptr %{{.*}}, i32 %{{.*}}, i32 %{{.*}})
 // IR:      define void @"scale"(
 // IR:        alloca {i64, i64, ptr, float}, i64 1, align 8

@@ -8,7 +8,7 @@
 // SCF:         call @fill_par0(%{{.*}}, %{{.*}}, %{{.*}}) {dagc.parallel} : (index, index, memref<512x512xf32>) -> ()
 // SCF-LABEL: func.func private @fill_par0(
 
-// IR:      @dagc_num_threads = global i32 0
+// IR:      @dagc_num_threads = external global i32
 // IR-LABEL: define void @fill(
 // IR:        %[[DATA:.*]] = alloca { i64, i64, ptr }, i64 1, align 8
 // IR:        call void @GOMP_parallel(ptr @fill_par0_omp, ptr %[[DATA]], i32 %{{.*}}, i32 0)
