@@ -63,7 +63,7 @@ class CacheWarning(RuntimeWarning):
 @dataclass
 class CacheEntry:
     """What a compiled CPU subgraph needs besides its IR: the native object (a
-    relocatable host object file, ``CpuModule.emit_object``), its LLVM IR and
+    relocatable host object file, ``CpuModule.emit_object``), its optimized LLVM IR and
     JSON-compatible ``meta`` (e.g. ``{"kernels": 55}``)."""
 
     object_code: bytes

@@ -97,13 +97,22 @@ class CompileError(Exception):
 
     def __init__(self, stage: str, message: str, reproducer: Path | None, command: str):
         self.stage, self.reproducer, self.command = stage, reproducer, command
+        self.message = message
         where = f"\n  IR before the stage: {reproducer}\n  reproduce with: {command}" if reproducer else ""
         super().__init__(f"stage '{stage}' failed: {message}{where}")
+
+    def __reduce__(self):
+        """Pickle by the constructor's arguments (errors cross process boundaries in
+        :mod:`dagc.compiler.parallel_build`)."""
+        return CompileError, (self.stage, self.message, self.reproducer, self.command)
 
 
 @dataclass
 class StageReport:
-    """One stage: its name, wall time (s) and op count after it ran."""
+    """One stage: its name, time (s) and op count after it ran. The time is wall
+    time, except for the stages run function by function on several processes
+    (:mod:`dagc.compiler.parallel_build`), whose times and op counts are the sums
+    over the functions."""
 
     name: str
     seconds: float
@@ -163,6 +172,8 @@ class CompiledModel:
     partition_report: Any = None
     memory: MemoryReport | None = None
     """Arena, weights, inputs and outputs in bytes (see :class:`MemoryReport`)."""
+    seconds: float = 0.0
+    """Wall time of the whole compile (import included)."""
 
     def __call__(self, *inputs: Any) -> Any:
         """Run the model (see :meth:`Program.__call__`).
@@ -182,7 +193,8 @@ class CompiledModel:
 
     @property
     def llvm_ir(self) -> str:
-        """The LLVM IR of every CPU subgraph."""
+        """The LLVM IR of every CPU subgraph, as optimized (the object code's
+        source)."""
         return "\n".join(sg.executable.llvm_ir for sg in self.program.subgraphs
                          if isinstance(sg.executable, CpuExecutable))
 
@@ -385,32 +397,35 @@ def _build_cpu(hoisted: Module, progress: Callable[[str], None] | None,
                opt_level: int) -> tuple[CacheEntry, list[StageReport]]:
     """The stages after hoisting, LLVM IR, O3 and code generation: a
     :class:`~dagc.compiler.cache.CacheEntry` (object, LLVM IR, kernel count) and the
-    stage reports.
+    stage reports. The stages up to memory planning run on the whole module, the
+    rest function by function on several processes
+    (:mod:`dagc.compiler.parallel_build`), whose optimized modules are linked
+    for code generation.
 
     Raises:
         CompileError: a stage or LLVM failed.
     """
     from dagc.compiler.cache import CacheEntry
-    from dagc.lowering.llvm_to_llvmir import translate_to_llvmir
+    from dagc.compiler.parallel_build import build_functions, split_functions
     from dagc.runtime.cpu import CpuModule
 
     split = CPU_STAGES.index("dagc-entry-workspace") + 1  # read the plan, then go on
     planned, reports = lower(hoisted, CPU_STAGES[HOISTED:split], progress)
-    lowered, rest = lower(planned, CPU_STAGES[split:], progress)
+    bitcode, rest = build_functions(split_functions(planned), CPU_STAGES[split:],
+                                    opt_level, progress=progress)
     reports += rest
     kernels = sum(1 for f in planned.op.body.ops
                   if getattr(f, "sym_name", None) and f.sym_name.data.startswith("k_"))
     if progress:
-        progress("llvm")
+        progress("llvm (link + codegen)")
     start = time.perf_counter()
     try:
-        llvm_ir = translate_to_llvmir(lowered.op, lowered.ctx)
-        cpu = CpuModule(llvm_ir, opt_level=opt_level)
-        built = CacheEntry(cpu.emit_object(), llvm_ir,
+        cpu = CpuModule(bitcode, opt_level=opt_level)
+        built = CacheEntry(cpu.emit_object(), cpu.llvm_ir,
                            {"kernels": kernels, **_arena_figures(planned)})
     except Exception as e:  # noqa: BLE001
         raise CompileError("llvm", _message(e), None, "") from e
-    reports.append(StageReport("llvm (O3 + codegen)", time.perf_counter() - start, 0))
+    reports.append(StageReport("llvm (link + codegen)", time.perf_counter() - start, 0))
     return built, reports
 
 
@@ -560,6 +575,7 @@ def compile(
     from dagc.dialects.device import parse_device
     from dagc.passes.partition_devices import partition
 
+    start = time.perf_counter()
     if target not in DEFAULT_DEVICE:
         raise ValueError(f"unknown target '{target}'; supported: {', '.join(DEFAULT_DEVICE)}")
     if isinstance(model_or_module, Module):
@@ -601,7 +617,8 @@ def compile(
         memories += [memory] if memory is not None else []
     program = Program(inputs, outputs, output_ids, subgraphs, steps)
     return CompiledModel(dag_module, program, stages, kernels, report,
-                         MemoryReport.of_program(program, memories))
+                         MemoryReport.of_program(program, memories),
+                         time.perf_counter() - start)
 
 
 def _compile_subgraph(dev: str, module: Module, progress, opt_level, opaque, spirv_options,

@@ -321,7 +321,10 @@ class CpuModule:
     LLVM IR text compiled in process with llvmlite.
 
     Args:
-        llvm_ir: the module, as LLVM IR text (`translate_to_llvmir`).
+        llvm_ir: the module, as LLVM IR text (`translate_to_llvmir`), optimized
+            here; or as a sequence of LLVM bitcode modules already optimized
+            (`bitcode()` of other CpuModules, e.g. built in other processes), which
+            are linked into one and not optimized again.
         triple: the target triple; default: the host's.
         cpu: the target CPU; default: the host CPU, or "generic" for another
             triple.
@@ -335,7 +338,7 @@ class CpuModule:
 
     def __init__(
         self,
-        llvm_ir: str,
+        llvm_ir: str | Sequence[bytes],
         *,
         triple: str | None = None,
         cpu: str | None = None,
@@ -365,11 +368,14 @@ class CpuModule:
         ).create_target_machine(
             cpu=cpu, features=features, opt=opt_level, reloc="pic", codemodel="default"
         )
-        self._module = llvm.parse_assembly(llvm_ir)
+        if isinstance(llvm_ir, str):
+            self._module = llvm.parse_assembly(llvm_ir)
+        else:
+            self._module = _link_bitcode(llvm_ir)
         self._module.triple = self.triple
         self._module.data_layout = str(self.target_machine.target_data)
         self._module.verify()
-        if opt_level > 0:
+        if opt_level > 0 and isinstance(llvm_ir, str):
             options = llvm.create_pipeline_tuning_options(speed_level=opt_level)
             builder = llvm.create_pass_builder(self.target_machine, options)
             builder.getModulePassManager().run(self._module, builder)
@@ -379,6 +385,10 @@ class CpuModule:
     def llvm_ir(self) -> str:
         """The optimized LLVM IR."""
         return str(self._module)
+
+    def bitcode(self) -> bytes:
+        """The optimized module as LLVM bitcode (for `CpuModule(parts)`)."""
+        return self._module.as_bitcode()
 
     def emit_object(self) -> bytes:
         """The module as a relocatable (PIC) object file for the target."""
@@ -435,6 +445,23 @@ class CpuModule:
         if not address:
             raise KeyError(f"no function '{name}' in the module")
         return CompiledFunction(self, name, address, arg_specs, result)
+
+
+def _link_bitcode(parts: Sequence[bytes]) -> llvm.ModuleRef:
+    """The bitcode modules `parts` linked into one (LLVM's IR linker: a symbol one
+    module declares resolves to another's definition; local symbols that clash are
+    renamed).
+
+    Raises:
+        ValueError: when `parts` is empty.
+        RuntimeError: when a module does not parse or two define one symbol.
+    """
+    if not parts:
+        raise ValueError("no LLVM modules to link")
+    linked = llvm.parse_bitcode(parts[0])
+    for part in parts[1:]:
+        linked.link_in(llvm.parse_bitcode(part))
+    return linked
 
 
 class _ObjectEngine:

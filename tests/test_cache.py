@@ -21,7 +21,7 @@ from dagc.compiler.cache import CacheEntry, CacheWarning, CompileCache
 from dagc.compiler.compile import CPU_STAGES, HOISTED, CompileError
 from dagc.runtime.artifact import load
 
-LOWERING = set(CPU_STAGES[HOISTED:]) | {"llvm (O3 + codegen)"}
+LOWERING = set(CPU_STAGES[HOISTED:]) | {"llvm (translate + O3)", "llvm (link + codegen)"}
 
 
 def mlp(seed: int, act: type[nn.Module] = nn.ReLU, hidden: int = 16) -> nn.Module:

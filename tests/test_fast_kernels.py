@@ -2,6 +2,7 @@
 depthwise kernels with their fused epilogues, compiled through the CPU pipeline
 and run on one and several threads, compared with numpy / torch."""
 
+import re
 import dagc
 import numpy as np
 import pytest
@@ -122,7 +123,7 @@ def test_max_pool(args, thread_counts):
                    CPU_STAGES[:CPU_STAGES.index(STAGE) + 1])
     assert not any(isinstance(op, GenericOp) for op in low.op.walk())
     compiled = dagc.compile(MaxPool(*args), (x,))
-    assert "llvm.maximum.v16f32" in compiled.llvm_ir
+    assert re.search(r"llvm\.maximum\.v(16|32)f32", compiled.llvm_ir)  # optimized IR
     for _ in thread_counts(1, 2):
         torch.testing.assert_close(compiled(x), MaxPool(*args)(x), equal_nan=True)
 

@@ -1,0 +1,189 @@
+"""The CPU build after memory planning, one function at a time, on several processes.
+
+From ``dagc-linalg-to-microkernels`` on, every CPU stage rewrites the functions of a
+module one by one, and LLVM optimizes them one by one too: nine tenths of a
+ResNet-50 compile is spent there, on one core. :func:`split_functions` cuts the
+planned module into one module per function (``@forward`` and each outlined
+kernel), and :func:`build_functions` runs the stages, the translation to LLVM IR
+and LLVM's optimization on each of them, in ``jobs`` worker processes forked from
+this one (the modules are inherited, not sent), the largest first, each worker
+taking the next module when it is done. The optimized modules come back as LLVM
+bitcode, which the caller links into one module and generates code for once
+(:meth:`dagc.runtime.cpu.CpuModule.from_bitcode`), so the object file and the
+artifact are the same as a one-process build's.
+
+A function defined in one module and called from another is declared in the
+caller's module and made public in its own, so that linking resolves it; LLVM's
+optimization therefore no longer inlines a kernel into ``@forward``, which calls
+each kernel once. The thread count ``dagc_num_threads`` is declared by every module
+and defined by the runtime (``lowering/func_to_llvm.py``), and private globals and
+internal functions (constants, ``_omp`` thunks) are renamed by the linker when two
+modules have the same one.
+
+``DAGC_COMPILE_JOBS`` sets the number of processes (default: the CPUs this process
+may run on); a module with fewer than :data:`MIN_FORKED_FUNCTIONS` functions, or
+one job, is built in this process, function by function all the same.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import get_context
+
+from xdsl.dialects import func
+from xdsl.dialects.builtin import ModuleOp, SymbolRefAttr
+from xdsl.ir import Operation
+
+from dagc.ir import Module, make_context, resources
+
+MIN_FORKED_FUNCTIONS = 8
+"""Below this many functions the build stays in this process: forking and starting
+the workers would cost more than it saves."""
+
+
+def compile_jobs() -> int:
+    """The number of processes of a CPU build: ``DAGC_COMPILE_JOBS``, else the
+    CPUs this process may run on (``os.sched_getaffinity``).
+
+    Raises:
+        ValueError: ``DAGC_COMPILE_JOBS`` is not a positive integer.
+    """
+    value = os.environ.get("DAGC_COMPILE_JOBS", "").strip()
+    if not value:
+        return len(os.sched_getaffinity(0))
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"DAGC_COMPILE_JOBS must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _symbol_uses(op: Operation) -> set[str]:
+    """The root names of the symbols that ``op``'s nested ops refer to."""
+    names: set[str] = set()
+    for inner in op.walk():
+        for attr in (*inner.properties.values(), *inner.attributes.values()):
+            if isinstance(attr, SymbolRefAttr):
+                names.add(attr.root_reference.data)
+    return names
+
+
+def split_functions(module: Module) -> list[Module]:
+    """One module per function definition of ``module``, in order (so ``@forward``
+    keeps its place), each with what its function refers to: a private
+    declaration of every function defined elsewhere, and a copy of every other
+    module-level op (globals, declarations). A function called from another module
+    becomes public. The modules share ``module``'s weights (the blobs are
+    immutable ``bytes``); ``module`` is not changed.
+
+    Returns:
+        The modules, ``[module]`` itself when it defines one function or none.
+    """
+    top = list(module.op.body.ops)
+    defined = [op for op in top if isinstance(op, func.FuncOp) and op.body.blocks]
+    if len(defined) < 2:
+        return [module]
+    by_name = {op.sym_name.data: op for op in top if hasattr(op, "sym_name")}
+    uses = {f.sym_name.data: _symbol_uses(f) for f in defined}
+    called_elsewhere = set().union(*uses.values())
+    parts = []
+    for function in defined:
+        name = function.sym_name.data
+        ops: list[Operation] = []
+        for used in sorted(uses[name] - {name}):
+            other = by_name.get(used)
+            if isinstance(other, func.FuncOp) and other.body.blocks:
+                ops.append(func.FuncOp.external(used, other.function_type.inputs.data,
+                                                other.function_type.outputs.data))
+            elif other is not None:
+                ops.append(other.clone())
+        own = function.clone()
+        if name in called_elsewhere:
+            own.sym_visibility = None
+        ctx = make_context()
+        resources(ctx).blobs.update(module.resources.blobs)
+        part = ModuleOp([*ops, own])
+        part.attributes.update(module.op.attributes)
+        parts.append(Module(part, ctx))
+    return parts
+
+
+_PARTS: Sequence[Module] = ()
+"""The modules the forked workers build (inherited, see :func:`build_functions`)."""
+
+
+def _build_one(index: int, stages: Sequence[str], opt_level: int):
+    """Lower ``_PARTS[index]`` through ``stages``, translate it to LLVM IR and
+    optimize it: ``(stage reports, LLVM bitcode)``.
+
+    Raises:
+        CompileError: a stage or LLVM failed.
+    """
+    from dagc.compiler.compile import CompileError, StageReport, _message, lower
+    from dagc.lowering.llvm_to_llvmir import translate_to_llvmir
+    from dagc.runtime.cpu import CpuModule
+
+    lowered, reports = lower(_PARTS[index], stages)
+    start = time.perf_counter()
+    try:
+        bitcode = CpuModule(translate_to_llvmir(lowered.op, lowered.ctx),
+                            opt_level=opt_level).bitcode()
+    except Exception as e:  # noqa: BLE001 - llvmlite raises plain RuntimeErrors
+        raise CompileError("llvm", _message(e), None, "") from e
+    return reports + [StageReport("llvm (translate + O3)", time.perf_counter() - start, 0)], bitcode
+
+
+def build_functions(parts: Sequence[Module], stages: Sequence[str], opt_level: int,
+                    jobs: int | None = None,
+                    progress: Callable[[str], None] | None = None):
+    """Build every module of ``parts`` (see :func:`split_functions`): run
+    ``stages``, translate to LLVM IR and optimize at ``opt_level``, in ``jobs``
+    forked processes (default :func:`compile_jobs`; see the module docstring for
+    when it stays in this process).
+
+    Returns:
+        ``(bitcode per part, in order; stage reports)``: a report per stage whose
+        seconds and ops are the sums over the parts (so its seconds are CPU time,
+        spread over the jobs).
+
+    Raises:
+        CompileError: a stage or LLVM failed for some part (the first in order);
+            a worker that died is reported as the stage ``build``.
+    """
+    global _PARTS
+    from dagc.compiler.compile import CompileError, StageReport
+
+    jobs = compile_jobs() if jobs is None else jobs
+    jobs = min(jobs, len(parts)) if len(parts) >= MIN_FORKED_FUNCTIONS else 1
+    if progress:
+        progress(f"lower {len(parts)} functions ({jobs} jobs)")
+    # Largest first, so that the last ones to finish are short.
+    order = sorted(range(len(parts)), key=lambda i: -sum(1 for _ in parts[i].op.walk()))
+    results: dict[int, tuple] = {}
+    if jobs == 1:
+        _PARTS = parts
+        try:
+            for i in order:
+                results[i] = _build_one(i, stages, opt_level)
+        finally:
+            _PARTS = ()
+    else:
+        _PARTS = parts
+        try:
+            with ProcessPoolExecutor(jobs, mp_context=get_context("fork")) as pool:
+                futures = {i: pool.submit(_build_one, i, stages, opt_level) for i in order}
+                for i in range(len(parts)):
+                    results[i] = futures[i].result()
+        except BrokenProcessPool as e:
+            raise CompileError("build", f"a compile worker died ({e})", None, "") from e
+        finally:
+            _PARTS = ()
+    totals: dict[str, StageReport] = {}
+    for i in range(len(parts)):
+        for r in results[i][0]:
+            total = totals.setdefault(r.name, StageReport(r.name, 0.0, 0))
+            total.seconds += r.seconds
+            total.ops += r.ops
+    return [results[i][1] for i in range(len(parts))], list(totals.values())
