@@ -16,10 +16,11 @@ Key: sha256 over
   xDSL and llvmlite versions, LLVM's version, the target triple, the host CPU's name
   and features.
 
-Value: one file per key, ``<root>/v1/<key>.bin``, holding the native object, the
-LLVM IR (zlib) and a JSON ``meta`` dict (e.g. the kernel count)::
+Value: one file per key, ``<root>/v1/<key>.bin``, holding the native objects (one
+per function, see :mod:`dagc.compiler.parallel_build`), the LLVM IR (zlib) and a
+JSON ``meta`` dict (e.g. the kernel count)::
 
-    b"DAGCKC01"  sha256(body)  body = u64 header length, header JSON, sections
+    b"DAGCKC02"  sha256(body)  body = u64 header length, header JSON, sections
 
 Where: ``$DAGC_CACHE_DIR``, else ``$XDG_CACHE_HOME/dagc``, else ``~/.cache/dagc``.
 ``DAGC_CACHE=0`` turns the cache off. ``DAGC_CACHE_MAX_MB`` (default 1024) bounds its
@@ -48,7 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-MAGIC = b"DAGCKC01"
+MAGIC = b"DAGCKC02"
 """The first bytes of an entry; the last two digits are the entry format's version."""
 
 _ROOT = Path(__file__).resolve().parent.parent
@@ -62,11 +63,11 @@ class CacheWarning(RuntimeWarning):
 
 @dataclass
 class CacheEntry:
-    """What a compiled CPU subgraph needs besides its IR: the native object (a
-    relocatable host object file, ``CpuModule.emit_object``), its optimized LLVM IR and
-    JSON-compatible ``meta`` (e.g. ``{"kernels": 55}``)."""
+    """What a compiled CPU subgraph needs besides its IR: the native objects
+    (relocatable host object files, ``CpuModule.emit_object``, loaded together), its
+    optimized LLVM IR and JSON-compatible ``meta`` (e.g. ``{"kernels": 55}``)."""
 
-    object_code: bytes
+    objects: list[bytes]
     llvm_ir: str
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -232,7 +233,8 @@ class CompileCache:
 
 
 def _encode(key: str, entry: CacheEntry) -> bytes:
-    sections = {"object": entry.object_code, "llvm_ir": zlib.compress(entry.llvm_ir.encode(), 1)}
+    sections = {f"object.{i}": code for i, code in enumerate(entry.objects)}
+    sections["llvm_ir"] = zlib.compress(entry.llvm_ir.encode(), 1)
     header = json.dumps({"key": key, "meta": entry.meta,
                          "sections": [[name, len(data)] for name, data in sections.items()]},
                         sort_keys=True).encode()
@@ -256,7 +258,7 @@ def _decode(data: bytes, key: str) -> CacheEntry:
             offset += length
         if header["key"] != key or offset != len(body):
             raise ValueError("the entry belongs to another key")
-        return CacheEntry(sections["object"], zlib.decompress(sections["llvm_ir"]).decode(),
-                          header["meta"])
+        objects = [sections[f"object.{i}"] for i in range(len(sections) - 1)]
+        return CacheEntry(objects, zlib.decompress(sections["llvm_ir"]).decode(), header["meta"])
     except (KeyError, TypeError, json.JSONDecodeError, UnicodeDecodeError, zlib.error) as e:
         raise ValueError(f"malformed entry: {e}") from e

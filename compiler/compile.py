@@ -341,13 +341,14 @@ def compile_cpu(module: Module, progress: Callable[[str], None] | None = None,
                 opt_level: int = 3, cache: bool = True
                 ) -> tuple[CpuExecutable, list[StageReport], int, MemoryReport]:
     """Compile a dag module's ``@forward`` for the host CPU (the ``dag-to-llvm``
-    stages, LLVM IR, llvmlite O3, one host object file linked in process).
+    stages, LLVM IR, llvmlite O3, one host object file per function, linked in
+    process).
 
     With ``cache`` (and unless ``DAGC_CACHE=0``), the module after
     ``dagc-hoist-weights`` is looked up in the persistent cache
-    (:mod:`dagc.compiler.cache`): a hit loads the stored object and runs no later
+    (:mod:`dagc.compiler.cache`): a hit loads the stored objects and runs no later
     stage and no LLVM (its report is one ``cache hit`` stage); a miss compiles and
-    stores the object (a ``cache store`` stage). Weights are arguments either way,
+    stores them (a ``cache store`` stage). Weights are arguments either way,
     read from ``module``.
 
     Returns:
@@ -396,11 +397,11 @@ def compile_cpu(module: Module, progress: Callable[[str], None] | None = None,
 def _build_cpu(hoisted: Module, progress: Callable[[str], None] | None,
                opt_level: int) -> tuple[CacheEntry, list[StageReport]]:
     """The stages after hoisting, LLVM IR, O3 and code generation: a
-    :class:`~dagc.compiler.cache.CacheEntry` (object, LLVM IR, kernel count) and the
-    stage reports. The stages up to memory planning run on the whole module, the
-    rest function by function on several processes
-    (:mod:`dagc.compiler.parallel_build`), whose optimized modules are linked
-    for code generation.
+    :class:`~dagc.compiler.cache.CacheEntry` (objects, LLVM IR, kernel count) and
+    the stage reports. The stages up to memory planning run on the whole module,
+    the rest function by function on several processes, each function becoming an
+    object file (:mod:`dagc.compiler.parallel_build`); their optimized LLVM modules
+    are linked into the one LLVM IR text kept.
 
     Raises:
         CompileError: a stage or LLVM failed.
@@ -411,21 +412,20 @@ def _build_cpu(hoisted: Module, progress: Callable[[str], None] | None,
 
     split = CPU_STAGES.index("dagc-entry-workspace") + 1  # read the plan, then go on
     planned, reports = lower(hoisted, CPU_STAGES[HOISTED:split], progress)
-    bitcode, rest = build_functions(split_functions(planned), CPU_STAGES[split:],
-                                    opt_level, progress=progress)
+    bitcode, objects, rest = build_functions(split_functions(planned), CPU_STAGES[split:],
+                                             opt_level, progress=progress)
     reports += rest
     kernels = sum(1 for f in planned.op.body.ops
                   if getattr(f, "sym_name", None) and f.sym_name.data.startswith("k_"))
     if progress:
-        progress("llvm (link + codegen)")
+        progress("llvm (link IR)")
     start = time.perf_counter()
     try:
-        cpu = CpuModule(bitcode, opt_level=opt_level)
-        built = CacheEntry(cpu.emit_object(), cpu.llvm_ir,
-                           {"kernels": kernels, **_arena_figures(planned)})
+        llvm_ir = CpuModule(bitcode, opt_level=opt_level).llvm_ir
     except Exception as e:  # noqa: BLE001
         raise CompileError("llvm", _message(e), None, "") from e
-    reports.append(StageReport("llvm (link + codegen)", time.perf_counter() - start, 0))
+    built = CacheEntry(objects, llvm_ir, {"kernels": kernels, **_arena_figures(planned)})
+    reports.append(StageReport("llvm (link IR)", time.perf_counter() - start, 0))
     return built, reports
 
 
@@ -457,21 +457,21 @@ def _cpu_memory(meta: Mapping[str, Any], entry: EntryLayout) -> MemoryReport:
 
 
 def _cpu_executable(built: CacheEntry, entry: EntryLayout) -> CpuExecutable:
-    """Link ``built``'s object in process and call its ``forward`` with the entry's
+    """Link ``built``'s objects in process and call their ``forward`` with the entry's
     layout: inputs, weights (``entry.arrays``), outputs, and the workspace when it
     takes one (``built.meta["workspace_bytes"]``).
 
     Raises:
-        RuntimeError: the object does not load; KeyError: it has no ``forward``.
+        RuntimeError: an object does not load; KeyError: none has ``forward``.
     """
     from dagc.runtime.cpu import load_object
 
     workspace = int(built.meta.get("workspace_bytes", 0))
     specs = cpu_arg_specs(entry.inputs, [entry.arrays[h] for h in entry.weights],
                           entry.outputs, workspace)
-    fn, _engine = load_object(built.object_code, "forward", specs)
+    fn, _engine = load_object(built.objects, "forward", specs)
     return CpuExecutable(fn, entry.inputs, entry.weights, entry.arrays, entry.outputs,
-                         built.llvm_ir, built.object_code, workspace_bytes=workspace)
+                         built.llvm_ir, built.objects, workspace_bytes=workspace)
 
 
 def split_program(partitioned: Module):

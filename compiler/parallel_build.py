@@ -1,16 +1,17 @@
 """The CPU build after memory planning, one function at a time, on several processes.
 
 From ``dagc-linalg-to-microkernels`` on, every CPU stage rewrites the functions of a
-module one by one, and LLVM optimizes them one by one too: nine tenths of a
-ResNet-50 compile is spent there, on one core. :func:`split_functions` cuts the
-planned module into one module per function (``@forward`` and each outlined
-kernel), and :func:`build_functions` runs the stages, the translation to LLVM IR
-and LLVM's optimization on each of them, in ``jobs`` worker processes forked from
-this one (the modules are inherited, not sent), the largest first, each worker
-taking the next module when it is done. The optimized modules come back as LLVM
-bitcode, which the caller links into one module and generates code for once
-(:meth:`dagc.runtime.cpu.CpuModule.from_bitcode`), so the object file and the
-artifact are the same as a one-process build's.
+module one by one, and LLVM optimizes and compiles them one by one too: nine
+tenths of a ResNet-50 compile is spent there, on one core. :func:`split_functions`
+cuts the planned module into one module per function (``@forward`` and each
+outlined kernel), and :func:`build_functions` runs the stages, the translation to
+LLVM IR, LLVM's optimization and code generation on each of them, in ``jobs``
+worker processes forked from this one (the modules are inherited, not sent), the
+largest first, each worker taking the next module when it is done. Each module
+comes back as an object file, which the runtime loads together with the others
+(:func:`dagc.runtime.cpu.load_object`), and as optimized LLVM bitcode, which the
+caller links into one module for the LLVM IR it keeps
+(``CpuModule(bitcode).llvm_ir``).
 
 A function defined in one module and called from another is declared in the
 caller's module and made public in its own, so that linking resolves it; LLVM's
@@ -115,8 +116,8 @@ _PARTS: Sequence[Module] = ()
 
 
 def _build_one(index: int, stages: Sequence[str], opt_level: int):
-    """Lower ``_PARTS[index]`` through ``stages``, translate it to LLVM IR and
-    optimize it: ``(stage reports, LLVM bitcode)``.
+    """Lower ``_PARTS[index]`` through ``stages``, translate it to LLVM IR, optimize
+    it and generate its code: ``(stage reports, LLVM bitcode, object file)``.
 
     Raises:
         CompileError: a stage or LLVM failed.
@@ -128,11 +129,12 @@ def _build_one(index: int, stages: Sequence[str], opt_level: int):
     lowered, reports = lower(_PARTS[index], stages)
     start = time.perf_counter()
     try:
-        bitcode = CpuModule(translate_to_llvmir(lowered.op, lowered.ctx),
-                            opt_level=opt_level).bitcode()
+        cpu = CpuModule(translate_to_llvmir(lowered.op, lowered.ctx), opt_level=opt_level)
+        bitcode, code = cpu.bitcode(), cpu.emit_object()
     except Exception as e:  # noqa: BLE001 - llvmlite raises plain RuntimeErrors
         raise CompileError("llvm", _message(e), None, "") from e
-    return reports + [StageReport("llvm (translate + O3)", time.perf_counter() - start, 0)], bitcode
+    reports.append(StageReport("llvm (translate + O3 + codegen)", time.perf_counter() - start, 0))
+    return reports, bitcode, code
 
 
 def build_functions(parts: Sequence[Module], stages: Sequence[str], opt_level: int,
@@ -144,9 +146,10 @@ def build_functions(parts: Sequence[Module], stages: Sequence[str], opt_level: i
     when it stays in this process).
 
     Returns:
-        ``(bitcode per part, in order; stage reports)``: a report per stage whose
-        seconds and ops are the sums over the parts (so its seconds are CPU time,
-        spread over the jobs).
+        ``(optimized LLVM bitcode per part, object file per part, stage
+        reports)``, the parts in order; a report per stage whose seconds and ops
+        are the sums over the parts (so its seconds are CPU time, spread over the
+        jobs).
 
     Raises:
         CompileError: a stage or LLVM failed for some part (the first in order);
@@ -186,4 +189,5 @@ def build_functions(parts: Sequence[Module], stages: Sequence[str], opt_level: i
             total = totals.setdefault(r.name, StageReport(r.name, 0.0, 0))
             total.seconds += r.seconds
             total.ops += r.ops
-    return [results[i][1] for i in range(len(parts))], list(totals.values())
+    return ([results[i][1] for i in range(len(parts))],
+            [results[i][2] for i in range(len(parts))], list(totals.values()))

@@ -11,9 +11,10 @@ Layout (format version 3)::
       model.mlir              the dag-level IR (weights elided), for inspection
       sg0/forward.o, .ll      a CPU subgraph: object code and its LLVM IR (its forward
                               takes inputs, weights, outputs and, since version 2,
-                              a workspace of ``workspace_bytes``; since version 3 the
-                              runtime defines ``dagc_num_threads``, which the object
-                              declares)
+                              a workspace of ``workspace_bytes``); since version 3,
+                              one object per function (forward.o, forward.1.o, ...,
+                              listed in ``objects``, loaded together) that declare
+                              ``dagc_num_threads``, which the runtime defines
       sg1/subgraph.mlir       a HOST subgraph: dag IR run by torch (opaque modules)
       sg2/dispatch.json, *.spv  a Vulkan subgraph: kernels and their dispatch table
 

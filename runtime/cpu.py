@@ -471,14 +471,15 @@ class _ObjectEngine:
         self.engine = engine
 
 
-def load_object(data: bytes, name: str, arg_specs: Sequence[ArgSpec],
+def load_object(data: bytes | Sequence[bytes], name: str, arg_specs: Sequence[ArgSpec],
                 result: ArgSpec | None = None) -> tuple[CompiledFunction, _ObjectEngine]:
-    """Link a host object file (from `CpuModule.emit_object`) into the JIT and return
-    the function `name`: artifacts run without recompiling their LLVM IR.
+    """Link host object files (from `CpuModule.emit_object`; one, or several whose
+    symbols refer to each other) into one JIT and return the function `name`:
+    artifacts run without recompiling their LLVM IR.
 
     Raises:
-        KeyError: when the object has no function `name`.
-        RuntimeError: when the object cannot be loaded (e.g. another target).
+        KeyError: when no object has a function `name`.
+        RuntimeError: when an object cannot be loaded (e.g. another target).
     """
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
@@ -490,7 +491,8 @@ def load_object(data: bytes, name: str, arg_specs: Sequence[ArgSpec],
         codemodel="jitdefault", jit=True)
     engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), machine)
     try:
-        engine.add_object_file(llvm.ObjectFileRef.from_data(data))
+        for code in [data] if isinstance(data, bytes) else data:
+            engine.add_object_file(llvm.ObjectFileRef.from_data(code))
         engine.finalize_object()
     except Exception as e:  # noqa: BLE001 - llvmlite raises plain RuntimeErrors
         raise RuntimeError(f"cannot load object code: {e}") from e

@@ -181,7 +181,8 @@ class CpuExecutable:
     weight_arrays: dict[str, np.ndarray]
     outputs: list[TensorSpec]
     llvm_ir: str = ""
-    object_code: bytes = b""  # a host object file (``CpuModule.emit_object``)
+    objects: list[bytes] = field(default_factory=list)
+    """Host object files (``CpuModule.emit_object``), loaded together."""
     kind: str = "llvm-object"
     workspace_bytes: int = 0
     _workspace: np.ndarray | None = field(default=None, init=False, repr=False)
@@ -211,12 +212,14 @@ class CpuExecutable:
 
     def save(self, folder: Path) -> dict:
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "forward.o").write_bytes(self.object_code)
+        objects = [f"forward.{i}.o" if i else "forward.o" for i in range(len(self.objects))]
+        for name, code in zip(objects, self.objects):
+            (folder / name).write_bytes(code)
         (folder / "forward.ll").write_text(self.llvm_ir)
         return {
             "kind": self.kind,
-            "files": ["forward.o", "forward.ll"],
-            "object": "forward.o",
+            "files": [*objects, "forward.ll"],
+            "objects": objects,
             "entry": "forward",
             "convention": "bare pointers: inputs, weights, outputs, workspace",
             "workspace_bytes": self.workspace_bytes,
@@ -235,10 +238,10 @@ class CpuExecutable:
         outputs = [TensorSpec.from_json(s) for s in meta["outputs"]]
         workspace = int(meta.get("workspace_bytes", 0))
         specs = cpu_arg_specs(inputs, [weights[h] for h in handles], outputs, workspace)
-        code = (folder / meta["object"]).read_bytes()
-        fn, _engine = load_object(code, meta["entry"], specs)
+        objects = [(folder / name).read_bytes() for name in meta["objects"]]
+        fn, _engine = load_object(objects, meta["entry"], specs)
         return CpuExecutable(fn, inputs, handles, {h: weights[h] for h in handles}, outputs,
-                             object_code=code, workspace_bytes=workspace)
+                             objects=objects, workspace_bytes=workspace)
 
 
 def _aligned_bytes(size: int) -> np.ndarray:

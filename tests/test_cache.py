@@ -21,7 +21,7 @@ from dagc.compiler.cache import CacheEntry, CacheWarning, CompileCache
 from dagc.compiler.compile import CPU_STAGES, HOISTED, CompileError
 from dagc.runtime.artifact import load
 
-LOWERING = set(CPU_STAGES[HOISTED:]) | {"llvm (translate + O3)", "llvm (link + codegen)"}
+LOWERING = set(CPU_STAGES[HOISTED:]) | {"llvm (translate + O3 + codegen)", "llvm (link IR)"}
 
 
 def mlp(seed: int, act: type[nn.Module] = nn.ReLU, hidden: int = 16) -> nn.Module:
@@ -126,7 +126,7 @@ def test_a_corrupt_entry_is_detected_and_rebuilt(damage):
         path.write_bytes(b"")
     else:  # a whole, valid entry under the wrong name
         store = CompileCache(path.parent.parent)
-        store.put("0" * 64, CacheEntry(b"not an object", "", {"kernels": 1}))
+        store.put("0" * 64, CacheEntry([b"not an object"], "", {"kernels": 1}))
         os.replace(store.path("0" * 64), path)
     with pytest.warns(CacheWarning, match="corrupt entry"):
         rebuilt = dagc.compile(model, X)
@@ -145,7 +145,7 @@ def test_an_entry_whose_object_has_no_entry_point_is_rebuilt():
     # A whole entry (LLVM trusts object files: a malformed one is caught by the
     # checksum, not here) whose object has no @forward.
     other = CpuModule("define void @other() {\n  ret void\n}\n").emit_object()
-    CompileCache(path.parent.parent).put(key, CacheEntry(other, "", {"kernels": 1}))
+    CompileCache(path.parent.parent).put(key, CacheEntry([other], "", {"kernels": 1}))
     with pytest.warns(CacheWarning, match="does not load"):
         rebuilt = dagc.compile(model, X)
     assert "cache store" in stage_names(rebuilt)
@@ -193,13 +193,13 @@ def test_least_recently_used_entries_are_evicted(tmp_path):
     store = CompileCache(tmp_path, max_bytes=2500)
     keys = [f"{i:064x}" for i in range(3)]
     for i, key in enumerate(keys[:2]):
-        store.put(key, CacheEntry(bytes(1000), "", {}))
+        store.put(key, CacheEntry([bytes(1000)], "", {}))
         os.utime(store.path(key), (1000 + i, 1000 + i))
     assert store.get(keys[0]) is not None  # used: now the most recent
-    store.put(keys[2], CacheEntry(bytes(1000), "", {}))
+    store.put(keys[2], CacheEntry([bytes(1000)], "", {}))
     assert [store.get(k) is not None for k in keys] == [True, False, True]
     entry = store.get(keys[0])
-    assert entry.object_code == bytes(1000) and entry.meta == {}
+    assert entry.objects == [bytes(1000)] and entry.meta == {}
 
 
 def test_a_saved_artifact_of_a_hit_runs(tmp_path):

@@ -117,7 +117,7 @@ def test_one_and_two_jobs_build_the_same_code(monkeypatch, jobs):
     monkeypatch.setenv("DAGC_COMPILE_JOBS", jobs)
     compiled = dagc.compile(model, X, cache=False)
     names = [s.name for s in compiled.stages]
-    assert "llvm (translate + O3)" in names and "llvm (link + codegen)" in names
+    assert "llvm (translate + O3 + codegen)" in names and "llvm (link IR)" in names
     assert compiled.kernels >= MIN_FORKED_FUNCTIONS
     with torch.no_grad():
         want = model(*X)
@@ -144,10 +144,10 @@ def test_the_workers_run_in_other_processes(monkeypatch):
     planned, _ = lower(hoisted, CPU_STAGES[HOISTED:split])
     parts = split_functions(planned)
     assert len(parts) >= MIN_FORKED_FUNCTIONS
-    bitcode, reports = build_functions(parts, CPU_STAGES[split:], 3, jobs=2)
+    bitcode, objects, reports = build_functions(parts, CPU_STAGES[split:], 3, jobs=2)
     pids = {int.from_bytes(b[-8:], "little") for b in bitcode}
     assert os.getpid() not in pids and 1 <= len(pids) <= 2
-    assert [r.name for r in reports][-1] == "llvm (translate + O3)"
+    assert [r.name for r in reports][-1] == "llvm (translate + O3 + codegen)"
 
 
 def failing_stage(monkeypatch, action):
@@ -175,3 +175,28 @@ def test_a_worker_that_dies_is_a_compile_error(monkeypatch):
     with pytest.raises(CompileError, match="a compile worker died") as info:
         dagc.compile(deep_mlp(), X, cache=False)
     assert info.value.stage == "build"
+
+
+def test_an_artifact_of_several_objects_loads_and_runs(tmp_path, monkeypatch):
+    """One object file per function: the artifact lists them all and loads them
+    into one JIT; one of them missing is refused."""
+    import json
+
+    from dagc.runtime.artifact import ArtifactError, load
+
+    monkeypatch.setenv("DAGC_COMPILE_JOBS", "2")
+    model = deep_mlp()
+    compiled = dagc.compile(model, X, cache=False)
+    out = compiled.save(tmp_path / "build")
+    meta = json.loads((out / "model.meta").read_text())
+    (cpu,) = [sg for sg in meta["subgraphs"] if sg["kind"] == "llvm-object"]
+    objects = cpu["objects"]
+    assert len(objects) == compiled.kernels + 1 and objects[0] == "forward.o"
+    runner = load(out)
+    with torch.no_grad():
+        want = model(*X).numpy()
+    torch.testing.assert_close(torch.from_numpy(runner(X[0].numpy())), torch.from_numpy(want),
+                               rtol=1e-5, atol=1e-5)
+    (out / cpu["name"] / objects[-1]).unlink()
+    with pytest.raises(ArtifactError, match=f"{objects[-1]} is missing"):
+        load(out)
