@@ -22,8 +22,9 @@ internal functions (constants, ``_omp`` thunks) are renamed by the linker when t
 modules have the same one.
 
 ``DAGC_COMPILE_JOBS`` sets the number of processes (default: the CPUs this process
-may run on); a module with fewer than :data:`MIN_FORKED_FUNCTIONS` functions, or
-one job, is built in this process, function by function all the same.
+may run on); a module with fewer than :data:`MIN_FORKED_FUNCTIONS` functions, one
+job, or a platform without ``fork`` builds in this process, function by function
+all the same. Progress is reported as functions finish.
 """
 
 from __future__ import annotations
@@ -31,9 +32,9 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from multiprocessing import get_context
+from multiprocessing import get_all_start_methods, get_context
 
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp, SymbolRefAttr
@@ -152,37 +153,46 @@ def build_functions(parts: Sequence[Module], stages: Sequence[str], opt_level: i
         jobs).
 
     Raises:
-        CompileError: a stage or LLVM failed for some part (the first in order);
-            a worker that died is reported as the stage ``build``.
+        CompileError: a stage or LLVM failed for some part (the first to fail;
+            the parts not started are cancelled); a worker that died is reported
+            as the stage ``build``.
     """
     global _PARTS
     from dagc.compiler.compile import CompileError, StageReport
 
     jobs = compile_jobs() if jobs is None else jobs
-    jobs = min(jobs, len(parts)) if len(parts) >= MIN_FORKED_FUNCTIONS else 1
-    if progress:
-        progress(f"lower {len(parts)} functions ({jobs} jobs)")
+    if len(parts) < MIN_FORKED_FUNCTIONS or "fork" not in get_all_start_methods():
+        jobs = 1
+    jobs = min(jobs, len(parts))
     # Largest first, so that the last ones to finish are short.
     order = sorted(range(len(parts)), key=lambda i: -sum(1 for _ in parts[i].op.walk()))
     results: dict[int, tuple] = {}
-    if jobs == 1:
-        _PARTS = parts
-        try:
+
+    def done(index: int, result: tuple) -> None:
+        results[index] = result
+        if progress:
+            progress(f"lower functions ({jobs} jobs): {len(results)}/{len(parts)} done")
+
+    if progress:
+        progress(f"lower functions ({jobs} jobs): 0/{len(parts)} done")
+    _PARTS = parts
+    try:
+        if jobs == 1:
             for i in order:
-                results[i] = _build_one(i, stages, opt_level)
-        finally:
-            _PARTS = ()
-    else:
-        _PARTS = parts
-        try:
+                done(i, _build_one(i, stages, opt_level))
+        else:
             with ProcessPoolExecutor(jobs, mp_context=get_context("fork")) as pool:
-                futures = {i: pool.submit(_build_one, i, stages, opt_level) for i in order}
-                for i in range(len(parts)):
-                    results[i] = futures[i].result()
-        except BrokenProcessPool as e:
-            raise CompileError("build", f"a compile worker died ({e})", None, "") from e
-        finally:
-            _PARTS = ()
+                futures = {pool.submit(_build_one, i, stages, opt_level): i for i in order}
+                try:
+                    for future in as_completed(futures):
+                        done(futures[future], future.result())
+                except BaseException:
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    raise
+    except BrokenProcessPool as e:
+        raise CompileError("build", f"a compile worker died ({e})", None, "") from e
+    finally:
+        _PARTS = ()
     totals: dict[str, StageReport] = {}
     for i in range(len(parts)):
         for r in results[i][0]:

@@ -115,7 +115,12 @@ X = (torch.randn(3, 8),)
 def test_one_and_two_jobs_build_the_same_code(monkeypatch, jobs):
     model = deep_mlp()
     monkeypatch.setenv("DAGC_COMPILE_JOBS", jobs)
-    compiled = dagc.compile(model, X, cache=False)
+    seen: list[str] = []
+    compiled = dagc.compile(model, X, cache=False, progress=seen.append)
+    lowering = [s for s in seen if s.startswith("lower functions")]
+    functions = compiled.kernels + 1
+    assert lowering == [f"lower functions ({jobs} jobs): {i}/{functions} done"
+                        for i in range(functions + 1)]
     names = [s.name for s in compiled.stages]
     assert "llvm (translate + O3 + codegen)" in names and "llvm (link IR)" in names
     assert compiled.kernels >= MIN_FORKED_FUNCTIONS
