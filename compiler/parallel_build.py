@@ -17,9 +17,9 @@ A function defined in one module and called from another is declared in the
 caller's module and made public in its own, so that linking resolves it; LLVM's
 optimization therefore no longer inlines a kernel into ``@forward``, which calls
 each kernel once. The thread count ``dagc_num_threads`` is declared by every module
-and defined by the runtime (``lowering/func_to_llvm.py``), and private globals and
-internal functions (constants, ``_omp`` thunks) are renamed by the linker when two
-modules have the same one.
+and defined by the runtime (``lowering/func_to_llvm.py``). Private globals and
+internal functions (constants, ``_omp`` thunks) are local symbols of their object
+file, and the IR linker renames them where two modules have the same one.
 
 ``DAGC_COMPILE_JOBS`` sets the number of processes (default: the CPUs this process
 may run on); a module with fewer than :data:`MIN_FORKED_FUNCTIONS` functions, one
@@ -142,7 +142,8 @@ def build_functions(parts: Sequence[Module], stages: Sequence[str], opt_level: i
                     jobs: int | None = None,
                     progress: Callable[[str], None] | None = None):
     """Build every module of ``parts`` (see :func:`split_functions`): run
-    ``stages``, translate to LLVM IR and optimize at ``opt_level``, in ``jobs``
+    ``stages``, translate to LLVM IR, optimize at ``opt_level`` and generate an
+    object file, in ``jobs``
     forked processes (default :func:`compile_jobs`; see the module docstring for
     when it stays in this process).
 
