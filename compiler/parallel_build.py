@@ -29,7 +29,6 @@ all the same. Progress is reported as functions finish.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -54,12 +53,9 @@ def compile_jobs() -> int:
     Raises:
         ValueError: ``DAGC_COMPILE_JOBS`` is not a positive integer.
     """
-    value = os.environ.get("DAGC_COMPILE_JOBS", "").strip()
-    if not value:
-        return len(os.sched_getaffinity(0))
-    if not value.isdigit() or int(value) < 1:
-        raise ValueError(f"DAGC_COMPILE_JOBS must be a positive integer, got {value!r}")
-    return int(value)
+    from dagc.runtime.cpu import cpu_count_from_env
+
+    return cpu_count_from_env("DAGC_COMPILE_JOBS")
 
 
 def _symbol_uses(op: Operation) -> set[str]:

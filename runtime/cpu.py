@@ -283,11 +283,21 @@ def get_num_threads() -> int:
     """
     if _num_threads is not None:
         return _num_threads
-    value = os.environ.get("DAGC_NUM_THREADS", "").strip()
+    return cpu_count_from_env("DAGC_NUM_THREADS")
+
+
+def cpu_count_from_env(variable: str) -> int:
+    """The positive integer in the environment variable `variable`, else (unset or
+    empty) the number of CPUs this process may run on (`os.sched_getaffinity`).
+
+    Raises:
+        ValueError: when the variable is set to anything but a positive integer.
+    """
+    value = os.environ.get(variable, "").strip()
     if not value:
         return len(os.sched_getaffinity(0))
     if not value.isdigit() or int(value) < 1:
-        raise ValueError(f"DAGC_NUM_THREADS must be a positive integer, got {value!r}")
+        raise ValueError(f"{variable} must be a positive integer, got {value!r}")
     return int(value)
 
 
