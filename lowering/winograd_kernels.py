@@ -41,6 +41,7 @@ from xdsl.dialects.builtin import DenseIntOrFPElementsAttr
 from xdsl.dialects.linalg.attrs import IteratorType
 from xdsl.dialects.linalg.ops import FillOp, GenericOp
 from xdsl.ir import Block, BlockArgument, Operation, SSAValue
+from xdsl.ir.affine import AffineMap
 from xdsl.pattern_rewriter import PatternRewriter, RewritePattern, op_type_rewrite_pattern
 from xdsl.traits import SymbolTable
 
@@ -130,13 +131,22 @@ def _zero_fill(op: Operation, out: SSAValue) -> FillOp | None:
     return prev
 
 
-def _signature(op: GenericOp, parallel: int, inputs: int) -> bool:
-    """``parallel`` parallel then two reduction loops, ``inputs`` inputs, one
-    output, buffer semantics, a product-sum body."""
+def _transform(op: GenericOp, parallel: int, maps: tuple[AffineMap, ...],
+               matrix: Sequence[Sequence[float]]) -> tuple[SSAValue, SSAValue] | None:
+    """``(source, destination)`` when ``op`` is a transform ``dst += T src T^T``
+    with the constant ``matrix`` as both ``T`` operands: ``parallel`` parallel then
+    two reduction loops, the indexing ``maps``, inputs ``(src, T, T)``, one output,
+    buffer semantics, a product-sum body; else None."""
     iterators = [it.data for it in op.get_iterator_types()]
-    return (not op.results and len(op.inputs) == inputs and len(op.outputs) == 1
+    if not (not op.results and len(op.inputs) == 3 and len(op.outputs) == 1
             and iterators == [IteratorType.PARALLEL] * parallel + [IteratorType.REDUCTION] * 2
-            and _product_sum(op.body.block))
+            and _product_sum(op.body.block)):
+        return None
+    (src, t0, t1), (dst,) = op.inputs, op.outputs
+    if (tuple(m.data for m in op.get_indexing_maps()) != maps
+            or not (_is_matrix(t0, matrix) and _is_matrix(t1, matrix))):
+        return None
+    return src, dst
 
 
 def _combine(b: _Builder, terms: Sequence[tuple[float, SSAValue]]) -> SSAValue:
@@ -190,12 +200,10 @@ class _InputTransform:
     @staticmethod
     def of(op: GenericOp) -> _InputTransform | None:
         """The transform ``op`` computes (see the module docstring), or None."""
-        if not _signature(op, 6, 3):
+        operands = _transform(op, 6, WINOGRAD_INPUT_MAPS, WINOGRAD_BT)
+        if operands is None:
             return None
-        (x, bt0, bt1), (v,) = op.inputs, op.outputs
-        if (tuple(m.data for m in op.get_indexing_maps()) != WINOGRAD_INPUT_MAPS
-                or not (_is_matrix(bt0, WINOGRAD_BT) and _is_matrix(bt1, WINOGRAD_BT))):
-            return None
+        x, v = operands
         lx, lv = _layout(x), _layout(v)
         fill = _zero_fill(op, v)
         if lx is None or lv is None or lx[1][3] != 1 or lv[1][5] != 1 or fill is None:
@@ -277,12 +285,10 @@ class _OutputTransform:
     @staticmethod
     def of(op: GenericOp) -> _OutputTransform | None:
         """The transform ``op`` computes (see the module docstring), or None."""
-        if not _signature(op, 4, 3):
+        operands = _transform(op, 4, WINOGRAD_OUTPUT_MAPS, WINOGRAD_AT)
+        if operands is None:
             return None
-        (m, at0, at1), (out,) = op.inputs, op.outputs
-        if (tuple(a.data for a in op.get_indexing_maps()) != WINOGRAD_OUTPUT_MAPS
-                or not (_is_matrix(at0, WINOGRAD_AT) and _is_matrix(at1, WINOGRAD_AT))):
-            return None
+        m, out = operands
         lm, lo = _layout(m), _layout(out)
         if lm is None or lo is None or lm[1][5] != 1 or lo[1][2:] != (lo[0][3], 1):
             return None
