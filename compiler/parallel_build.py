@@ -42,8 +42,10 @@ from xdsl.ir import Operation
 from dagc.ir import Module, make_context, resources
 
 MIN_FORKED_FUNCTIONS = 8
-"""Below this many functions the build stays in this process: forking and starting
-the workers would cost more than it saves."""
+"""Below this many functions the build stays in this process. Measured on 2 cores
+(an MLP of Linear + ReLU kernels): two jobs cost 50 ms more than one for 2
+functions, broke even near 4 and saved 25 % at 8 (0.48 against 0.64 s); 8 keeps the
+small compiles, most of the tests', in process."""
 
 
 def compile_jobs() -> int:
