@@ -2,10 +2,15 @@
 
     python -m dagc.benchmarks.gemm [--sizes 256,512,1024,2048] [--runs 30] [--naive]
 
-For each size: the median time of ``--runs`` calls after warm-up, GFLOP/s
-(``2 n^3`` flops) and the percentage of the peak of all cores and of one core. One
-core's peak is measured by a loop of 12 independent AVX-512 FMAs (32 flop/cycle on
-this CPU; the clock under turbo and load is not knowable from /proc/cpuinfo).
+For each size: the time of one call (ms), GFLOP/s (``2 n^3`` flops) and the
+percentage of the peak of ``--threads`` cores and of one core. The implementations
+are timed in ``--rounds`` alternating rounds, each the median of ``--runs`` calls
+after warm-up, and the best round is kept: on a shared host the time of a call
+moves by tens of percent with the other tenants' use of the L3 cache and memory,
+and alternating gives every implementation the same chances. The peak is measured
+by a loop of 12 independent AVX-512 FMAs (:func:`measured_peak`; the clock under
+turbo and load is not knowable from /proc/cpuinfo), on one thread and on
+``--threads`` threads at once.
 dagc compiles a model computing ``a @ b`` through the CPU pipeline with the
 ``dagc-linalg-to-microkernels`` stage (``--naive``: also without it, the plain
 loop nest, measured with 3 runs at sizes <= 512 only). numpy, torch and dagc (its
@@ -19,6 +24,8 @@ import argparse
 import os
 import statistics
 import time
+from functools import cache, partial
+from math import inf
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "2")
@@ -61,10 +68,12 @@ CHAINS = 12
 """Independent accumulators of the peak loop (>= FMA latency x pipes)."""
 
 
-def measured_core_peak(seconds: float = 0.2) -> float:
-    """One core's f32 FMA throughput in GFLOP/s, measured: a loop of 12
-    independent ``<16 x float>`` fused multiply-adds (the register-blocked inner
-    loop of a GEMM with no memory traffic), compiled for the host with llvmlite."""
+@cache
+def _fma_loop():
+    """The ctypes function ``float fma_loop(i64 n, float v)``: ``n`` iterations of
+    ``CHAINS`` independent ``<16 x float>`` fused multiply-adds (the register-blocked
+    inner loop of a GEMM with no memory traffic), compiled for the host with
+    llvmlite. ctypes releases the GIL while it runs."""
     import ctypes
 
     from dagc.runtime.cpu import CpuModule
@@ -98,6 +107,19 @@ exit:
     cpu = CpuModule(ir, opt_level=1)
     address = cpu._execution_engine().get_function_address("fma_loop")
     fn = ctypes.CFUNCTYPE(ctypes.c_float, ctypes.c_int64, ctypes.c_float)(address)
+    fn._module = cpu  # keep the engine (and the code) alive with the function
+    return fn
+
+
+def measured_peak(threads: int = 1, seconds: float = 0.2) -> float:
+    """The f32 FMA throughput of ``threads`` cores, in GFLOP/s, measured: the loop of
+    :func:`_fma_loop` run on ``threads`` Python threads at once (best of 5 tries of
+    about ``seconds`` each), flops of all threads over the wall time. With several
+    threads this is the peak the cores reach together (shared clock and power
+    limits, other tenants of the host), not the one-core figure times ``threads``."""
+    import threading
+
+    fn = _fma_loop()
     n = 1 << 16
     while True:
         start = time.perf_counter()
@@ -106,8 +128,23 @@ exit:
         if elapsed > seconds / 4:
             break
         n *= 4
-    best = min(_timed(fn, n) for _ in range(5))
-    return n * CHAINS * 16 * 2 / best / 1e9
+
+    def together() -> float:
+        workers = [threading.Thread(target=fn, args=(n, 1e-9)) for _ in range(threads)]
+        start = time.perf_counter()
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        return time.perf_counter() - start
+
+    best = min(together() for _ in range(5))
+    return threads * n * CHAINS * 16 * 2 / best / 1e9
+
+
+def measured_core_peak(seconds: float = 0.2) -> float:
+    """One core's f32 FMA throughput in GFLOP/s: :func:`measured_peak` on one thread."""
+    return measured_peak(1, seconds)
 
 
 def _timed(fn, n: int) -> float:
@@ -138,6 +175,9 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="256,512,1024,2048")
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="alternating rounds of every implementation; the best "
+                             "round's median is kept")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--naive", action="store_true",
                         help="also time the plain loop nest (sizes <= 512)")
@@ -149,11 +189,10 @@ def main(argv=None) -> None:
 
     torch.set_num_threads(args.threads)
     dagc.runtime.set_num_threads(args.threads)
-    cores = os.cpu_count() or 1
-    core_peak = measured_core_peak()
-    peak = cores * core_peak
-    print(f"peak: {cores} cores x {core_peak:.0f} GFLOP/s (measured AVX-512 FMA loop) = "
-          f"{peak:.0f} GFLOP/s")
+    core_peak = measured_peak(1)
+    peak = measured_peak(args.threads)
+    print(f"peak (measured AVX-512 FMA loop): one core {core_peak:.0f} GFLOP/s, "
+          f"{args.threads} threads at once {peak:.0f} GFLOP/s")
     original, fast = tuple(CPU_STAGES), fast_stages()
     rows = []
     for n in [int(s) for s in args.sizes.split(",")]:
@@ -162,7 +201,7 @@ def main(argv=None) -> None:
         b = rng.standard_normal((n, n), dtype=np.float32)
         ta, tb = torch.from_numpy(a), torch.from_numpy(b)
         flops = 2.0 * n ** 3
-        results = {}
+        impls: dict[str, tuple] = {}  # label: (fn, runs, warm-up, compile s)
         variants = [("dagc", fast)]
         if args.naive and n <= 512:
             variants.append(("dagc naive", naive_stages()))
@@ -171,28 +210,34 @@ def main(argv=None) -> None:
             start = time.perf_counter()
             compiled = dagc.compile(MatMul(), (ta, tb))
             build = time.perf_counter() - start
-            runs = args.runs if label == "dagc" else 3
-            sec = median_seconds(lambda: compiled(a, b), runs, 1 if runs == 3 else 3)
-            # The reference after the timing: BLAS threads spin-wait after a call
-            # and would take the cores from dagc's team.
-            ref = a @ b
-            err = float(np.abs(compiled(a, b) - ref).max() / max(1.0, np.abs(ref).max()))
-            results[label] = (sec, build, err)
-        results["numpy"] = (median_seconds(lambda: a @ b, args.runs), 0.0, 0.0)
-        results["torch"] = (median_seconds(lambda: torch.mm(ta, tb), args.runs), 0.0, 0.0)
-        for label, (sec, build, err) in results.items():
-            gf = flops / sec / 1e9
-            rows.append((n, label, sec * 1e3, gf, 100 * gf / peak, 100 * gf / core_peak,
-                         build, err, sec / results["torch"][0]))
+            fast_impl = label == "dagc"
+            impls[label] = (partial(compiled, a, b), args.runs if fast_impl else 3,
+                            3 if fast_impl else 1, build)
+        impls["numpy"] = (partial(np.matmul, a, b), args.runs, 3, 0.0)
+        impls["torch"] = (partial(torch.mm, ta, tb), args.runs, 3, 0.0)
+        seconds = {label: inf for label in impls}
+        for _ in range(args.rounds):
+            for label, (fn, runs, warmup, _) in impls.items():
+                # BLAS and OpenMP threads spin-wait for a while after a call and
+                # would take the cores from the next implementation's threads.
+                time.sleep(0.05)
+                seconds[label] = min(seconds[label], median_seconds(fn, runs, warmup))
+        ref = a @ b
+        for label, (fn, _, _, build) in impls.items():
+            got = np.asarray(fn())
+            err = float(np.abs(got - ref).max() / max(1.0, np.abs(ref).max()))
+            gf = flops / seconds[label] / 1e9
+            rows.append((n, label, seconds[label] * 1e3, gf, 100 * gf / peak,
+                         100 * gf / core_peak, build, err, seconds[label] / seconds["torch"]))
     use_stages(original)
     print(f"{'n':>5} {'impl':<11} {'ms':>9} {'GFLOP/s':>8} {'%peak':>6} {'%core':>6} "
           f"{'compile s':>9} {'rel err':>8} {'vs torch':>8}")
     for n, label, ms, gf, pct, pct_core, build, err, ratio in rows:
         print(f"{n:>5} {label:<11} {ms:>9.3f} {gf:>8.1f} {pct:>6.1f} {pct_core:>6.1f} "
               f"{build:>9.2f} {err:>8.1e} {ratio:>7.2f}x")
-    print(f"%peak: of all {cores} cores; %core: of one core (every impl uses "
-          f"{args.threads} threads). "
-          "vs torch: time / torch's time.")
+    print(f"ms: the best of {args.rounds} alternating rounds' medians. %peak: of the "
+          f"{args.threads}-thread peak; %core: of one core's (every impl uses "
+          f"{args.threads} threads). vs torch: time / torch's time.")
 
 
 if __name__ == "__main__":

@@ -4,12 +4,12 @@ torch and reported a time, a rate and a memory figure."""
 
 import re
 
-from dagc.benchmarks import cpu_latency, profile
+from dagc.benchmarks import cpu_latency, gemm, profile
 
 
 def test_cpu_latency_rows(capsys):
     cpu_latency.main(["--models", "resnet18_small", "--batches", "1", "--runs", "2",
-                      "--threads", "1"])
+                      "--threads", "1", "--rounds", "2"])
     out = capsys.readouterr().out
     rows = [line.split() for line in out.splitlines() if line.startswith("resnet18_small")]
     assert [r[2] for r in rows] == ["dagc", "torch", "ort"]
@@ -26,3 +26,15 @@ def test_profile_accounts_for_every_kernel(capsys):
     table = out.split("by leading op kind:")[0].splitlines()[2:]
     assert len([line for line in table if line.strip()]) == kernels
     assert "conv2d" in out
+
+
+def test_gemm_rows(capsys):
+    gemm.main(["--sizes", "40,96", "--runs", "2", "--rounds", "2", "--threads", "2"])
+    out = capsys.readouterr().out
+    assert re.search(r"one core \d+ GFLOP/s, 2 threads at once \d+ GFLOP/s", out)
+    rows = [line.split() for line in out.splitlines() if re.match(r"\s*\d+ ", line)]
+    assert [(r[0], r[1]) for r in rows] == [
+        (n, impl) for n in ("40", "96") for impl in ("dagc", "numpy", "torch")]
+    for r in rows:
+        ms, gflops, err = float(r[2]), float(r[3]), float(r[7])
+        assert ms > 0 and gflops > 0 and err < 1e-5
