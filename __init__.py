@@ -57,5 +57,9 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib
 
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        from dagc.compiler.heap import frozen_heap
+
+        with frozen_heap():  # collections during the import skip torch's objects
+            module = importlib.import_module(_LAZY[name])
+        return getattr(module, name)
     raise AttributeError(f"module 'dagc' has no attribute {name!r}")

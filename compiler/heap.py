@@ -1,5 +1,7 @@
 """
-`paused_gc`: keep Python's cyclic garbage collector off while a model is lowered.
+Python's cyclic garbage collector during a compile.
+
+`paused_gc`: keep it off while a model is lowered.
 
 By the time ResNet-50 is lowered to llvm the process holds some 800,000 tracked
 Python objects (IR, attributes, torch), and each lowering stage builds hundreds of
@@ -12,6 +14,9 @@ garbage while the collector is paused; cyclic garbage (erased ops, dropped modul
 copies) waits for the first collection after the pause. Measured on ResNet-50
 (`dagc.compile`, 2 cores, 3 runs each): the CPU stages and LLVM took 14-16 s
 instead of 18-25 s, and the peak resident memory rose from 762 to 790-800 MiB.
+
+`frozen_heap`: let it ignore the objects that already exist (torch's) while dagc's
+modules are imported and a model is compiled.
 """
 
 import gc
@@ -33,3 +38,26 @@ def paused_gc() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+@contextmanager
+def frozen_heap() -> Iterator[None]:
+    """
+    Run the body with the objects that exist on entry moved to the permanent
+    generation (``gc.freeze()``), and move them back at exit (``gc.unfreeze()``),
+    also when the body raises. A process that has imported torch holds about
+    170,000 tracked objects; without this, every full collection during the body
+    walks them all. Importing dagc's compiler (xDSL's dialects) after torch and
+    compiling ResNet-50 from a warm cache took 0.66-0.67 s with the heap frozen
+    against 0.74-0.89 s without (about 0.1 s of it in collections). Garbage made in
+    the body is collected as usual. Does nothing when objects are already frozen
+    (the caller manages the permanent generation) or when it nests.
+    """
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()

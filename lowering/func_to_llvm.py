@@ -67,10 +67,8 @@ from dagc.lowering.llvm_types import (
 )
 from dagc.lowering.parallel_to_threads import PARALLEL_ATTR
 from dagc.lowering.pattern_dispatch import apply_patterns, preorder
+from dagc.runtime.cpu import NUM_THREADS
 
-NUM_THREADS = "dagc_num_threads"
-"""The i32 global holding the thread count of parallel calls (0: libgomp's default,
-1: serial): declared by the code, defined and set by the runtime."""
 
 _PTR = llvm.LLVMPointerType()
 

@@ -41,7 +41,12 @@ from xdsl.dialects.builtin import FunctionType, IndexType, MemRefType
 from xdsl.ir import Attribute
 
 from dagc.ir import numpy_dtype
-from dagc.lowering.func_to_llvm import NUM_THREADS
+
+NUM_THREADS = "dagc_num_threads"
+"""The i32 global holding the thread count of parallel calls (0: libgomp's default,
+1: serial): declared by the generated code (`dagc-func-to-llvm`), defined and set
+by this runtime. (Defined here, not in the lowering, so that loading compiled code
+imports no lowering.)"""
 
 _CTYPES: dict[np.dtype[Any], type[Any]] = {
     np.dtype(np.float32): ctypes.c_float,
