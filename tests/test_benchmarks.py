@@ -4,6 +4,8 @@ torch and reported a time, a rate and a memory figure."""
 
 import re
 
+import pytest
+
 from dagc.benchmarks import cpu_latency, gemm, profile
 
 
@@ -29,12 +31,15 @@ def test_profile_accounts_for_every_kernel(capsys):
 
 
 def test_gemm_rows(capsys):
-    gemm.main(["--sizes", "40,96", "--runs", "2", "--rounds", "2", "--threads", "2"])
+    """Every implementation and size has a row; its rate is its time's (2 n^3
+    flops, to the printed digits) and dagc's result matches numpy's."""
+    gemm.main(["--sizes", "128,200", "--runs", "2", "--rounds", "2", "--threads", "2"])
     out = capsys.readouterr().out
     assert re.search(r"one core \d+ GFLOP/s, 2 threads at once \d+ GFLOP/s", out)
     rows = [line.split() for line in out.splitlines() if re.match(r"\s*\d+ ", line)]
     assert [(r[0], r[1]) for r in rows] == [
-        (n, impl) for n in ("40", "96") for impl in ("dagc", "numpy", "torch")]
+        (n, impl) for n in ("128", "200") for impl in ("dagc", "numpy", "torch")]
     for r in rows:
-        ms, gflops, err = float(r[2]), float(r[3]), float(r[7])
-        assert ms > 0 and gflops > 0 and err < 1e-5
+        n, ms, gflops, err = int(r[0]), float(r[2]), float(r[3]), float(r[7])
+        assert ms > 0 and err < 1e-5
+        assert gflops == pytest.approx(2 * n ** 3 / ms / 1e6, rel=0.1, abs=0.1)
