@@ -28,7 +28,8 @@ process's resident set from just before the model (or artifact, or session) is
 loaded to the high-water mark after the timed runs (``VmHWM``), in MiB: it
 counts weights, intermediates and the runtime's own buffers, not the Python
 interpreter or the imported libraries (the largest of the rounds). Ratios are
-against torch and ORT of the same run. The maximum absolute difference from eager torch is printed for each.
+against torch and ORT of the same run. The maximum absolute difference from eager
+torch is printed for each.
 """
 
 from __future__ import annotations

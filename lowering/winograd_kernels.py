@@ -25,7 +25,14 @@ be ``dag.WINOGRAD_BT`` and ``WINOGRAD_AT``):
   (:class:`~dagc.lowering.linalg_to_microkernels.Fusion`: a bias broadcast before,
   an activation or residual add after).
 
-Both write every element of their output once, with vector stores masked at the
+A batch whose ``V`` and ``M`` together exceed ``WINOGRAD_GROUP_BYTES`` (8 MiB) runs
+the three steps a group of images at a time, in one ``scf.for`` over the groups
+(:class:`_Groups`): the input transform of the group's images into the first part
+of ``V``'s buffer, the 16 GEMMs on those columns, the output transform of the
+group's images from ``M``'s, so that ``V`` and ``M`` stay in the last-level cache
+between the steps, with no copy of the input or the output per group.
+
+Both transforms write every element of their output once, with vector stores masked at the
 right edge, and read nothing out of bounds: loads are masked to the columns
 inside the input, and rows of tiles that reach into the padding above or below
 are emitted on their own with those rows zero.
@@ -34,7 +41,8 @@ are emitted on their own with those rows zero.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from itertools import accumulate
 
 from xdsl.dialects import arith, memref
 from xdsl.dialects.builtin import DenseIntOrFPElementsAttr
@@ -43,16 +51,19 @@ from xdsl.dialects.linalg.ops import FillOp, GenericOp
 from xdsl.ir import Block, BlockArgument, Operation, SSAValue
 from xdsl.ir.affine import AffineMap
 from xdsl.pattern_rewriter import PatternRewriter, RewritePattern, op_type_rewrite_pattern
-from xdsl.traits import SymbolTable
+from xdsl.traits import SymbolTable, is_side_effect_free
 
 from dagc.dialects.dag import WINOGRAD_AT, WINOGRAD_BT
 from dagc.lowering.dag_to_linalg import WINOGRAD_INPUT_MAPS, WINOGRAD_OUTPUT_MAPS
 from dagc.lowering.linalg_to_microkernels import (
+    _VIEWS,
     LANES,
     PARALLEL_MIN_COPY,
+    WINOGRAD_GROUP_BYTES,
     Fusion,
     _Access,
     _Builder,
+    _Contraction,
     _first,
     _layout,
     _load,
@@ -67,6 +78,7 @@ from dagc.lowering.linalg_to_microkernels import (
     _unpadded,
     _zeros,
     effect_before,
+    emit_batched_gemm,
     erase_padding,
 )
 
@@ -231,17 +243,20 @@ def _window_vector(b: _Builder, xm: _Matrix, row: SSAValue | int, start: int, la
     return _shuffle(b, inside, [LANES if q < lo else q - lo for q in range(LANES)], _zeros(b))
 
 
-def emit_input_transform(b: _Builder, t: _InputTransform, parallel: bool) -> None:
+def emit_input_transform(b: _Builder, t: _InputTransform, parallel: bool,
+                         image0: SSAValue | int = 0) -> None:
     """Emit ``t`` (see the module docstring): the rows of tiles that read only
     rows of ``x`` in a loop, the others (reaching into the padding above or below)
-    each on its own with their zero rows known."""
-    (n, c, h, wd), tx, ox = t.lx
-    (_, _, _, _, th, tw), _, _ = t.lv
+    each on its own with their zero rows known. ``V``'s images are ``x``'s from
+    ``image0`` on (``V`` may hold fewer images than ``x``: a group)."""
+    (_, c, h, wd), tx, ox = t.lx
+    (_, _, _, n, th, tw), _, _ = t.lv
     top, left = t.pad
     inner = (min(-(-top // 2), th), min(max((h + top - 4) // 2 + 1, 0), th))
 
     def channel(b: _Builder, ni: SSAValue | int, ci: SSAValue | int) -> None:
-        xm = _Matrix(_pointer(b, t.x), b.linear([(ni, tx[0]), (ci, tx[1])], ox), tx[2])
+        xm = _Matrix(_pointer(b, t.x),
+                     b.linear([(ni, tx[0]), (image0, tx[0]), (ci, tx[1])], ox), tx[2])
         vm = _planes(b, _pointer(b, t.v), t.lv, [(ci, 2), (ni, 3)])
 
         def row(b: _Builder, ty: SSAValue | int) -> None:
@@ -301,18 +316,20 @@ class _OutputTransform:
 
 
 def emit_output_transform(b: _Builder, t: _OutputTransform, fusion: Fusion,
-                          parallel: bool) -> None:
-    """Emit ``t`` with the ``fusion`` (see the module docstring)."""
-    (n, f, oh, ow), _, _ = t.lo
-    (_, _, _, _, _, tw), _, _ = t.lm
+                          parallel: bool, image0: SSAValue | int = 0) -> None:
+    """Emit ``t`` with the ``fusion`` (see the module docstring). ``M``'s images
+    are the output's from ``image0`` on (``M`` may hold fewer images: a group)."""
+    (_, f, oh, ow), _, _ = t.lo
+    (_, _, _, n, _, tw), _, _ = t.lm
     out, _ = t.output()
     low = [q // 2 + (q % 2) * LANES for q in range(LANES)]  # o0[0], o1[0], o0[1], ...
     high = [x + LANES // 2 for x in low]
 
     def channel(b: _Builder, ni: SSAValue | int, fi: SSAValue | int) -> None:
         mm = _planes(b, _pointer(b, t.m), t.lm, [(fi, 2), (ni, 3)])
-        cm = out.matrix(b, (ni,)).at(b)
-        bound = fusion.bind(b, (ni,))
+        image = b.linear([(ni, 1), (image0, 1)])
+        cm = out.matrix(b, (image,)).at(b)
+        bound = fusion.bind(b, (image,))
         fused = None if bound is None else bound.at(b)
 
         def tiles(b: _Builder, ty: SSAValue | int, rows: int) -> None:
@@ -344,19 +361,151 @@ def emit_output_transform(b: _Builder, t: _OutputTransform, fusion: Fusion,
            parallel and n * f * oh * ow * 4 >= PARALLEL_MIN_COPY and n * f > 1)
 
 
+
+
+def _row_major(shape: Sequence[int]) -> tuple[int, ...]:
+    """The strides of a contiguous row-major array of ``shape``."""
+    return tuple(accumulate(reversed(shape[1:]), lambda a, d: a * d, initial=1))[::-1]
+
+
+def _used_only_by(root: SSAValue, users: set[Operation]) -> bool:
+    """Whether every op that uses ``root``, directly or through views of it, is in
+    ``users``, a view or a ``memref.dealloc``."""
+    for use in root.uses:
+        op = use.operation
+        if isinstance(op, _VIEWS):
+            if not _used_only_by(op.results[0], users):
+                return False
+        elif op not in users and not isinstance(op, memref.DeallocOp):
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class _Groups:
+    """A Winograd convolution whose ``V`` and ``M`` exceed ``WINOGRAD_GROUP_BYTES``, as
+    ``dag-to-linalg`` lowers it: the input transform ``into`` (its op ``first``),
+    the 16 GEMMs ``product`` (``M[p] = U[p] @ V[p]``, ``F x C`` by ``C x N*T``,
+    after a zero fill of ``M``) and the output transform ``out_of`` (its op
+    ``last``, after the op that initializes the output), ``V`` and ``M`` read by
+    nothing else, and nothing else between them but views, allocations,
+    deallocations and ops without memory effects (the steps move to where ``last``
+    is). Emitted as a loop over
+    groups of ``group`` images: each group's three steps use the first ``group``
+    images' worth of ``V`` and ``M`` (a contiguous ``4 x 4 x C x group x TH x TW``
+    and ``16 x F x group*T``), and read and write their images of the input and
+    output in place. No copy of the input or output is made per group."""
+
+    into: _InputTransform
+    first: GenericOp
+    product: _Contraction
+    product_op: GenericOp
+    out_of: _OutputTransform
+    last: GenericOp
+    group: int
+
+    @staticmethod
+    def of(first: GenericOp, into: _InputTransform,
+           limit: int = WINOGRAD_GROUP_BYTES) -> _Groups | None:
+        """The grouped convolution whose input transform is ``first``, or None
+        (one image, ``V`` and ``M`` within ``limit`` bytes, another shape of IR)."""
+        (_, _, c, n, th, tw), _, _ = into.lv
+        v = _root(into.v)
+        product_op = out_op = None
+        product = out_of = None
+        op = first.next_op
+        while op is not None and out_of is None:
+            if isinstance(op, GenericOp):
+                if product is None:
+                    product = _Contraction.of(op)
+                    if product is None or product.b.root is not v:
+                        return None
+                    product_op = op
+                else:
+                    out_of = _OutputTransform.of(op)
+                    out_op = op
+                    if out_of is None and _root(op.outputs[0]) is product.c.root:
+                        return None  # something else writes M
+            op = op.next_op
+        if product is None or out_of is None or product_op is None or out_op is None:
+            return None
+        f, tiles = product.m, th * tw
+        m = product.c.root
+        if not (product.batch == (16,) and product.k == c and product.n == n * tiles
+                and product.b.strides == (c * n * tiles, n * tiles, 1) and product.b.offset == 0
+                and product.c.strides == (f * n * tiles, n * tiles, 1) and product.c.offset == 0
+                and _root(out_of.m) is m and out_of.lm == ((4, 4, f, n, th, tw),
+                                                           _row_major((4, 4, f, n, th, tw)), 0)
+                and into.lv[1:] == (_row_major(into.lv[0]), 0)
+                and product.a.root not in (v, m)):
+            return None
+        zero = effect_before(product_op)
+        if not (isinstance(zero, FillOp) and _root(zero.outputs[0]) is m
+                and _zero_fill(product_op, product.c.root) is zero):
+            return None
+        if not (_used_only_by(v, {into.fill, first, product_op})
+                and _used_only_by(m, {zero, product_op, out_op})):
+            return None
+        init = effect_before(out_op)
+        op = first.next_op
+        while op is not out_op:
+            if not (op in (zero, product_op, init)
+                    or isinstance(op, memref.AllocOp | memref.DeallocOp)
+                    or (is_side_effect_free(op) and not op.regions)):  # pyright: ignore
+                return None
+            op = op.next_op  # pyright: ignore
+        per_image = 16 * (c + f) * tiles * 4
+        if n * per_image <= limit:
+            return None
+        group = max(d for d in range(1, n) if n % d == 0 and (d == 1 or d * per_image <= limit))
+        return _Groups(into, first, product, product_op, out_of, out_op, group)
+
+    def emit(self, b: _Builder, out_fusion: Fusion, zero: Fusion, parallel: bool) -> None:
+        """Emit the loop over the groups (see the class docstring); ``zero`` is the
+        GEMMs' fusion (their zero init), ``out_fusion`` the output transform's."""
+        (_, _, c, n, th, tw), _, _ = self.into.lv
+        f, g = self.product.m, self.group
+        cols = g * th * tw
+        v_shape, m_shape = (4, 4, c, g, th, tw), (4, 4, f, g, th, tw)
+        into = replace(self.into, lv=(v_shape, _row_major(v_shape), 0))
+        out_of = replace(self.out_of, lm=(m_shape, _row_major(m_shape), 0))
+        v, m = self.product.b.root, self.product.c.root
+
+        def operands(b: _Builder, p: SSAValue | int):
+            cm = _Matrix(m, b.linear([(p, f * cols)]), cols)
+            bound = zero.bind(b, (p,))
+            return (self.product.a.matrix(b, (p,)), _Matrix(v, b.linear([(p, c * cols)]), cols),
+                    cm, None if bound is None else replace(bound, dest=cm))
+
+        def group(b: _Builder, index: SSAValue | int, _) -> list[SSAValue]:
+            image0 = b.linear([(index, g)])
+            emit_input_transform(b, into, parallel, image0)
+            emit_batched_gemm(b, 16, operands, f, cols, c, False, parallel)
+            emit_output_transform(b, out_of, out_fusion, parallel, image0)
+            return []
+
+        b.loop(0, n // g, 1, group)
+
+
 class WinogradToMicroKernels(RewritePattern):
     """The input and output transforms of F(2x2, 3x3) (``linalg.generic`` on f32
     memrefs, see the module docstring) -> vector kernels; the output transform
-    with the elementwise ops around it fused."""
+    with the elementwise ops around it fused. A batch whose ``V`` and ``M`` exceed
+    ``group_bytes`` runs the transforms and the GEMMs between them a group of
+    images at a time (:class:`_Groups`)."""
 
-    def __init__(self, parallel: bool = True):
-        self.parallel = parallel
+    def __init__(self, parallel: bool = True, group_bytes: int = WINOGRAD_GROUP_BYTES):
+        self.parallel, self.group_bytes = parallel, group_bytes
 
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: GenericOp, rewriter: PatternRewriter, /):
         builder = _Builder(op.parent_block(), op)  # pyright: ignore
         into = _InputTransform.of(op)
         if into is not None:
+            groups = _Groups.of(op, into, self.group_bytes)
+            if groups is not None:
+                self._emit_groups(groups, rewriter)
+                return
             emit_input_transform(builder, into, self.parallel)
             rewriter.erase(into.fill)
             rewriter.erase(op)
@@ -369,3 +518,30 @@ class WinogradToMicroKernels(RewritePattern):
             emit_output_transform(builder, out_of, fusion, self.parallel)
             fusion.erase(rewriter)
             rewriter.erase(op)
+
+    def _emit_groups(self, groups: _Groups, rewriter: PatternRewriter) -> None:
+        """Replace the three steps of ``groups`` (and the ops fused into them) by
+        its loop, emitted where the output transform was: after every buffer the
+        fused ops read is defined. The deallocations between the steps (of ``V``,
+        of a padded input) move after it."""
+        product, last = groups.product, groups.last
+        op = groups.first.next_op
+        while op is not last:
+            following = op.next_op  # pyright: ignore
+            if isinstance(op, memref.DeallocOp):
+                op.detach()
+                last.parent_block().insert_op_after(op, last)  # pyright: ignore
+            op = following
+        zero = Fusion.match(groups.product_op, product.c,
+                            (*product.batch, product.m, product.n), product.reads, rewriter)
+        out, space = groups.out_of.output()
+        out_fusion = Fusion.match(last, out, space, last.operands[:-1], rewriter)
+        groups.emit(_Builder(last.parent_block(), last), out_fusion, zero,  # pyright: ignore
+                    self.parallel)
+        out_fusion.erase(rewriter)
+        rewriter.erase(last)
+        zero.erase(rewriter)
+        rewriter.erase(groups.product_op)
+        rewriter.erase(groups.into.fill)
+        rewriter.erase(groups.first)
+        erase_padding(groups.into.padding, rewriter)

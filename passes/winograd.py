@@ -18,24 +18,18 @@ batch 1, ResNet's 56x56, 28x28 and 14x14 stages qualify; its 7x7 one does not: 1
 tiles, a quarter of them padding, and a filter 16/9 times as large to read; rewritten,
 its layers measured 1.09-1.45 ms each on one thread against 1.33-1.37 ms direct).
 
-The transformed input and the GEMMs' products are 16 tiles per 4 outputs, for every
-image of the batch at once; past the last-level cache the transforms and GEMMs
-stream them from memory. So one ``dag.winograd_conv2d`` covers at most
-``max_mib`` of them: a larger batch is split into groups of images that fit
-(``dag.slice`` along the batch, one op per group, ``dag.concat``), and an image
-that does not fit alone stays direct. ResNet-18 at batch 8 on two threads
-(medians of alternating processes; the machine is noisy):
-
-- the whole batch in one op, every 3x3 conv: 136-153 ms; none rewritten: 87-94 ms;
-- whole batches up to 32 MiB (the 56x56 convs direct): 64-88 ms;
-- groups of at most 8 MiB (the default; the 56x56 convs one image a group), each
-  group's copy inside the fused op's kernel: 58-61 ms; 16 MiB: 70 ms; 32 MiB:
-  109-116 ms;
-- groups of 8 MiB as kept (one outlined kernel for the groups, see
-  :class:`ConvToWinograd`): 68-79 ms, ONNX Runtime 67-70 ms.
-
-ResNet-50 at batch 8 measured the same with groups of 8 MiB (copies inside the
-fused kernels) and whole batches of 32 MiB (160-181 ms). At batch 1 no ResNet convolution exceeds 8 MiB (the largest,
+The transformed input and the GEMMs' products are 16 tiles per 4 outputs and
+channel. An image whose tiles take more than ``max_mib`` of them
+(:func:`transformed_bytes`) stays direct: past the last-level cache the transforms
+and GEMMs would stream them from memory. A larger batch is not split here: one
+``dag.winograd_conv2d`` covers it, and its kernel runs the transforms and the GEMMs
+a group of images at a time (``WINOGRAD_GROUP_BYTES`` of
+``dagc-linalg-to-microkernels``). Until 2026-11 this pass split such batches into
+``dag.slice``s, one op per group and a ``dag.concat``; against that, ResNet-18 at
+batch 8 on two threads, both artifacts loaded in one process and called
+alternately: 62.7-76.4 ms against 73.2-88.3 ms (medians of 40 calls, three
+runs), with 19 kernels instead of 40; ResNet-50 at batch 8: 169.6-189.3 ms against
+178.0-199.7 ms (two runs). At batch 1 no ResNet convolution exceeds 8 MiB (the largest,
 56x56 with 64 channels, takes 6.1 MiB).
 """
 
@@ -45,7 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from xdsl.context import Context
-from xdsl.dialects.builtin import ModuleOp, StringAttr, TensorType
+from xdsl.dialects.builtin import ModuleOp, StringAttr
 from xdsl.passes import ModulePass
 from xdsl.ir import BlockArgument, Operation, SSAValue
 from xdsl.pattern_rewriter import (
@@ -111,15 +105,7 @@ class ConvToWinograd(RewritePattern):
 
     The filter is a ``dag.constant``, or, for a conv inside a ``dag.fused`` body
     (``dag-fuse``'s), the block argument bound to one: ``U`` then becomes a new
-    operand of the fused op, and ``w``'s operand goes when nothing else reads it.
-    When the batch is split into groups of images, a conv inside a fused op whose
-    operands are all the body's arguments moves out of it: the groups' kernels have
-    one signature, so outlining makes one kernel of them instead of the fused op's
-    kernel holding each group's copy; the fused op's epilogue then reads their
-    ``dag.concat``. ResNet-18 at batch 8, two threads, alternating processes:
-    compiled in 10.7-11.3 s and ran in 68-79 ms this way, against 23.8-24.1 s and
-    61-72 ms with the copies in the fused kernels (which also fuse the epilogue and
-    need no concatenation)."""
+    operand of the fused op, and ``w``'s operand goes when nothing else reads it."""
 
     def __init__(self, store: ResourceStore, min_channels: int, min_tiles: int,
                  max_bytes: int | None):
@@ -142,44 +128,15 @@ class ConvToWinograd(RewritePattern):
             self.filters[owner] = made
         return made
 
-    def _group(self, op: dag.Conv2dOp) -> int:
-        """How many images one ``dag.winograd_conv2d`` of ``op`` takes: the batch,
-        or as many as fit in ``max_bytes``."""
-        n = op.input.type.get_shape()[0]  # pyright: ignore
-        if self.max_bytes is None:
-            return n
-        return max(1, min(n, self.max_bytes // (transformed_bytes(op) // n)))
-
-    def _batches(self, op: dag.Conv2dOp, x: SSAValue, filt: SSAValue,
-                 bias: SSAValue | None) -> list[Operation]:
-        """The ops that compute ``op`` from ``x``, ``U`` and ``bias``: one
-        ``dag.winograd_conv2d``, or one per group of images (:meth:`_group`; a
-        ``dag.slice`` of ``x`` along the batch each), joined by a ``dag.concat``."""
-        n, group = x.type.get_shape()[0], self._group(op)  # pyright: ignore
-        label, ops, parts = op.label, [], []
-        y_type = op.result.type
-        for start in range(0, n, group):
-            end = min(n, start + group)
-            xs, y, name = x, y_type, label
-            if group < n:
-                name = f"{label}.{start}"
-                shape = [end - start, *x.type.get_shape()[1:]]  # pyright: ignore
-                ops.append(dag.SliceOp.create(
-                    operands=[x], result_types=[TensorType(x.type.element_type, shape)],  # pyright: ignore
-                    properties={"name": StringAttr(f"{name}.input"), "dim": dag.int_attr(0),
-                                "start": dag.int_attr(start), "end": dag.int_attr(end),
-                                "step": dag.int_attr(1)}))
-                xs = ops[-1].results[0]
-                y = TensorType(y_type.element_type, [end - start, *y_type.get_shape()[1:]])  # pyright: ignore
-            ops.append(dag.WinogradConv2dOp.create(
-                operands=[xs, filt, *([bias] if bias is not None else [])], result_types=[y],
-                properties={"padding": op.padding, "name": StringAttr(name)},
-                attributes=dict(op.attributes)))
-            parts.append(ops[-1].results[0])
-        if group < n:
-            ops.append(dag.ConcatOp.create(operands=parts, result_types=[y_type], properties={
-                "name": StringAttr(label), "dim": dag.int_attr(0)}))
-        return ops
+    @staticmethod
+    def _winograd(op: dag.Conv2dOp, x: SSAValue, filt: SSAValue,
+                  bias: SSAValue | None) -> dag.WinogradConv2dOp:
+        """The ``dag.winograd_conv2d`` computing ``op`` from ``x``, ``U`` and ``bias``."""
+        return dag.WinogradConv2dOp.create(
+            operands=[x, filt, *([bias] if bias is not None else [])],
+            result_types=[op.result.type],
+            properties={"padding": op.padding, "name": StringAttr(op.label)},
+            attributes=dict(op.attributes))
 
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: dag.Conv2dOp, rewriter: PatternRewriter) -> None:
@@ -200,18 +157,8 @@ class ConvToWinograd(RewritePattern):
         if w is None or not isinstance(owner, dag.ConstantOp):
             return
         u = self._filter(owner, w, owner, rewriter)
-        n = op.input.type.get_shape()[0]  # pyright: ignore
-        if fused is None:
-            rewriter.replace(op, self._batches(op, op.input, u.result, op.bias))
-        elif self._group(op) < n and all(isinstance(v, BlockArgument) for v in op.operands):
-            # Groups of images: computed before the fused op, one kernel per group
-            # shape (outlined once), the rest of the body reading their concat.
-            ops = self._batches(op, outside(op.input), u.result, outside(op.bias))  # pyright: ignore
-            rewriter.insert(ops, InsertPoint.before(fused))
-            op.result.replace_all_uses_with(_bind(fused, ops[-1].results[0]))
-            rewriter.erase(op)
-        else:
-            rewriter.replace(op, self._batches(op, op.input, _bind(fused, u.result), op.bias))
+        filt = u.result if fused is None else _bind(fused, u.result)
+        rewriter.replace(op, self._winograd(op, op.input, filt, op.bias))
         if fused is not None:
             _drop_unused_arguments(fused)
         erase_dead_constants([owner.result], rewriter)
@@ -250,8 +197,7 @@ class WinogradPass(ModulePass):
 
     max_mib: int = 8
     """The most MiB of transformed input and GEMM products (:func:`transformed_bytes`)
-    of one ``dag.winograd_conv2d``: a batch whose tiles take more is split into
-    groups of images that fit; 0: no limit."""
+    per image: a convolution whose images take more stays direct; 0: no limit."""
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         pattern = ConvToWinograd(resources(ctx), self.min_channels, self.min_tiles,
