@@ -42,10 +42,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from itertools import accumulate
 
 from xdsl.dialects import arith, memref
-from xdsl.dialects.builtin import DenseIntOrFPElementsAttr
+from xdsl.dialects.builtin import DenseIntOrFPElementsAttr, ShapedType
 from xdsl.dialects.linalg.attrs import IteratorType
 from xdsl.dialects.linalg.ops import FillOp, GenericOp
 from xdsl.ir import Block, BlockArgument, Operation, SSAValue
@@ -361,11 +360,19 @@ def emit_output_transform(b: _Builder, t: _OutputTransform, fusion: Fusion,
            parallel and n * f * oh * ow * 4 >= PARALLEL_MIN_COPY and n * f > 1)
 
 
-
-
 def _row_major(shape: Sequence[int]) -> tuple[int, ...]:
     """The strides of a contiguous row-major array of ``shape``."""
-    return tuple(accumulate(reversed(shape[1:]), lambda a, d: a * d, initial=1))[::-1]
+    return tuple(ShapedType.strides_for_shape(shape))
+
+
+def _group_size(images: int, per_image: int, limit: int) -> int:
+    """How many images of a batch of ``images`` run together when each takes
+    ``per_image`` bytes: all when they fit in ``limit``, else the largest divisor
+    of the batch that fits (1 at least), so that the groups are alike."""
+    if images * per_image <= limit:
+        return images
+    return max((d for d in range(2, images) if images % d == 0 and d * per_image <= limit),
+               default=1)
 
 
 def _used_only_by(root: SSAValue, users: set[Operation]) -> bool:
@@ -387,11 +394,11 @@ class _Groups:
     ``dag-to-linalg`` lowers it: the input transform ``into`` (its op ``first``),
     the 16 GEMMs ``product`` (``M[p] = U[p] @ V[p]``, ``F x C`` by ``C x N*T``,
     after a zero fill of ``M``) and the output transform ``out_of`` (its op
-    ``last``, after the op that initializes the output), ``V`` and ``M`` read by
-    nothing else, and nothing else between them but views, allocations,
-    deallocations and ops without memory effects (the steps move to where ``last``
-    is). Emitted as a loop over
-    groups of ``group`` images: each group's three steps use the first ``group``
+    ``last``, after ``init``, the op that initializes the output, if any), ``V``
+    and ``M`` read by nothing else, and nothing else between them but views,
+    allocations, deallocations and ops without memory effects (the steps move to
+    where ``last`` is). Emitted as a loop over groups of ``group`` images: each
+    group's three steps use the first ``group``
     images' worth of ``V`` and ``M`` (a contiguous ``4 x 4 x C x group x TH x TW``
     and ``16 x F x group*T``), and read and write their images of the input and
     output in place. No copy of the input or output is made per group."""
@@ -402,6 +409,7 @@ class _Groups:
     product_op: GenericOp
     out_of: _OutputTransform
     last: GenericOp
+    init: Operation | None
     group: int
 
     @staticmethod
@@ -410,55 +418,41 @@ class _Groups:
         """The grouped convolution whose input transform is ``first``, or None
         (one image, ``V`` and ``M`` within ``limit`` bytes, another shape of IR)."""
         (_, _, c, n, th, tw), _, _ = into.lv
-        v = _root(into.v)
-        product_op = out_op = None
-        product = out_of = None
+        # The ops with memory effects after `first`, up to the output transform:
+        # M's zero fill, the contraction, maybe the output's init, the transform.
+        steps: list[Operation] = []
         op = first.next_op
-        while op is not None and out_of is None:
-            if isinstance(op, GenericOp):
-                if product is None:
-                    product = _Contraction.of(op)
-                    if product is None or product.b.root is not v:
-                        return None
-                    product_op = op
-                else:
-                    out_of = _OutputTransform.of(op)
-                    out_op = op
-                    if out_of is None and _root(op.outputs[0]) is product.c.root:
-                        return None  # something else writes M
+        while op is not None and not (steps and isinstance(steps[-1], GenericOp)
+                                      and _OutputTransform.of(steps[-1]) is not None):
+            if not (isinstance(op, memref.AllocOp | memref.DeallocOp)
+                    or (is_side_effect_free(op) and not op.regions)):
+                steps.append(op)
             op = op.next_op
-        if product is None or out_of is None or product_op is None or out_op is None:
+        if len(steps) not in (3, 4) or not all(isinstance(s, GenericOp) for s in steps[1:]):
+            return None
+        zero, product_op, *init, out_op = steps
+        product = _Contraction.of(product_op)  # pyright: ignore
+        out_of = _OutputTransform.of(out_op)  # pyright: ignore
+        if product is None or out_of is None:
             return None
         f, tiles = product.m, th * tw
-        m = product.c.root
+        v, m = _root(into.v), product.c.root
         if not (product.batch == (16,) and product.k == c and product.n == n * tiles
+                and product.b.root is v and product.a.root not in (v, m)
                 and product.b.strides == (c * n * tiles, n * tiles, 1) and product.b.offset == 0
                 and product.c.strides == (f * n * tiles, n * tiles, 1) and product.c.offset == 0
                 and _root(out_of.m) is m and out_of.lm == ((4, 4, f, n, th, tw),
                                                            _row_major((4, 4, f, n, th, tw)), 0)
                 and into.lv[1:] == (_row_major(into.lv[0]), 0)
-                and product.a.root not in (v, m)):
-            return None
-        zero = effect_before(product_op)
-        if not (isinstance(zero, FillOp) and _root(zero.outputs[0]) is m
-                and _zero_fill(product_op, product.c.root) is zero):
-            return None
-        if not (_used_only_by(v, {into.fill, first, product_op})
+                and _zero_fill(product_op, m) is zero  # pyright: ignore
+                and _used_only_by(v, {into.fill, first, product_op})
                 and _used_only_by(m, {zero, product_op, out_op})):
             return None
-        init = effect_before(out_op)
-        op = first.next_op
-        while op is not out_op:
-            if not (op in (zero, product_op, init)
-                    or isinstance(op, memref.AllocOp | memref.DeallocOp)
-                    or (is_side_effect_free(op) and not op.regions)):  # pyright: ignore
-                return None
-            op = op.next_op  # pyright: ignore
-        per_image = 16 * (c + f) * tiles * 4
-        if n * per_image <= limit:
+        group = _group_size(n, 16 * (c + f) * tiles * 4, limit)
+        if group == n:
             return None
-        group = max(d for d in range(1, n) if n % d == 0 and (d == 1 or d * per_image <= limit))
-        return _Groups(into, first, product, product_op, out_of, out_op, group)
+        return _Groups(into, first, product, product_op, out_of, out_op,  # pyright: ignore
+                       init[0] if init else None, group)
 
     def emit(self, b: _Builder, out_fusion: Fusion, zero: Fusion, parallel: bool) -> None:
         """Emit the loop over the groups (see the class docstring); ``zero`` is the
@@ -503,8 +497,7 @@ class WinogradToMicroKernels(RewritePattern):
         into = _InputTransform.of(op)
         if into is not None:
             groups = _Groups.of(op, into, self.group_bytes)
-            if groups is not None:
-                self._emit_groups(groups, rewriter)
+            if groups is not None and self._emit_groups(groups, rewriter):
                 return
             emit_input_transform(builder, into, self.parallel)
             rewriter.erase(into.fill)
@@ -519,12 +512,20 @@ class WinogradToMicroKernels(RewritePattern):
             fusion.erase(rewriter)
             rewriter.erase(op)
 
-    def _emit_groups(self, groups: _Groups, rewriter: PatternRewriter) -> None:
+    def _emit_groups(self, groups: _Groups, rewriter: PatternRewriter) -> bool:
         """Replace the three steps of ``groups`` (and the ops fused into them) by
         its loop, emitted where the output transform was: after every buffer the
         fused ops read is defined. The deallocations between the steps (of ``V``,
-        of a padded input) move after it."""
+        of a padded input) move after it. False, and nothing replaced, when the
+        output's init cannot be fused: it would then run before the steps that
+        moved past it."""
         product, last = groups.product, groups.last
+        out, space = groups.out_of.output()
+        out_fusion = Fusion.match(last, out, space, last.operands[:-1], rewriter)
+        if groups.init is not None and groups.init not in out_fusion.ops:
+            return False
+        zero = Fusion.match(groups.product_op, product.c,
+                            (*product.batch, product.m, product.n), product.reads, rewriter)
         op = groups.first.next_op
         while op is not last:
             following = op.next_op  # pyright: ignore
@@ -532,10 +533,6 @@ class WinogradToMicroKernels(RewritePattern):
                 op.detach()
                 last.parent_block().insert_op_after(op, last)  # pyright: ignore
             op = following
-        zero = Fusion.match(groups.product_op, product.c,
-                            (*product.batch, product.m, product.n), product.reads, rewriter)
-        out, space = groups.out_of.output()
-        out_fusion = Fusion.match(last, out, space, last.operands[:-1], rewriter)
         groups.emit(_Builder(last.parent_block(), last), out_fusion, zero,  # pyright: ignore
                     self.parallel)
         out_fusion.erase(rewriter)
@@ -545,3 +542,4 @@ class WinogradToMicroKernels(RewritePattern):
         rewriter.erase(groups.into.fill)
         rewriter.erase(groups.first)
         erase_padding(groups.into.padding, rewriter)
+        return True
