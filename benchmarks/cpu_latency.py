@@ -19,11 +19,12 @@ not leak from one implementation into another:
   model, ``--threads`` intra-op threads (its compile time is session creation).
 
 The three run processes are repeated in ``--rounds`` alternating rounds (3), and the
-round of lowest latency is kept for each: on a shared host a process's speed moves by
-tens of percent with the other tenants' use of the L3 cache and memory, for a
-whole process at a time, and alternating gives each implementation the same
-chances. Latency is the median of ``--runs`` calls after warm-up (ms); GFLOP/s is the
-model's FLOPs (``dagc.stats``: 2 per MAC) over it. Peak memory is the growth of the
+round of lowest latency is kept for each: on a shared host the speed of the same
+code moves by tens of percent from one process to the next, often for the whole
+process (the host's other tenants; the cause is not measured here), and
+alternating gives each implementation the same chances. Latency is the median of
+``--runs`` calls after warm-up (ms); GFLOP/s is the model's FLOPs (``dagc.stats``:
+2 per MAC) over it. Peak memory is the growth of the
 process's resident set from just before the model (or artifact, or session) is
 loaded to the high-water mark after the timed runs (``VmHWM``), in MiB: it
 counts weights, intermediates and the runtime's own buffers, not the Python

@@ -5,9 +5,10 @@
 For each size: the time of one call (ms), GFLOP/s (``2 n^3`` flops) and the
 percentage of the peak of ``--threads`` cores and of one core. The implementations
 are timed in ``--rounds`` alternating rounds, each the median of ``--runs`` calls
-after warm-up, and the best round is kept: on a shared host the time of a call
-moves by tens of percent with the other tenants' use of the L3 cache and memory,
-and alternating gives every implementation the same chances. The peak is measured
+after warm-up, and the best round is kept: on a shared host the speed of the same
+code moves by tens of percent from one moment, or one process, to the next (the
+host's other tenants; the cause is not measured here), and alternating gives every
+implementation the same chances. The peak is measured
 by a loop of 12 independent AVX-512 FMAs (:func:`measured_peak`; the clock under
 turbo and load is not knowable from /proc/cpuinfo), on one thread and on
 ``--threads`` threads at once, before each size and after the last; the largest
@@ -142,11 +143,6 @@ def measured_peak(threads: int = 1, seconds: float = 0.2) -> float:
 
     best = min(together() for _ in range(5))
     return threads * n * CHAINS * 16 * 2 / best / 1e9
-
-
-def measured_core_peak(seconds: float = 0.2) -> float:
-    """One core's f32 FMA throughput in GFLOP/s: :func:`measured_peak` on one thread."""
-    return measured_peak(1, seconds)
 
 
 def _timed(fn, n: int) -> float:

@@ -43,6 +43,7 @@ import numpy as np
 from xdsl.dialects.builtin import DenseResourceAttr
 from xdsl.passes import ModulePass
 
+from dagc.compiler.heap import frozen_heap
 from dagc.ir import Module, numpy_dtype
 from dagc.runtime.executor import (
     CpuExecutable,
@@ -531,6 +532,7 @@ Vulkan) when it is given no ``pipeline``: batch norms fold into their convs, and
 conv/linear/matmul epilogues and elementwise chains become one kernel each."""
 
 
+@frozen_heap()
 def compile(
     model_or_module: Any,
     example_inputs: Sequence[Any] | None = None,
@@ -571,57 +573,54 @@ def compile(
         dagc.ImportError_: the torch model could not be imported.
         AllocationError: the allocation names unknown ops or devices.
     """
-    from dagc.compiler.heap import frozen_heap
+    from dagc.compiler.pipeline import run_pipeline
+    from dagc.dialects.device import parse_device
+    from dagc.passes.partition_devices import partition
 
-    with frozen_heap():
-        from dagc.compiler.pipeline import run_pipeline
-        from dagc.dialects.device import parse_device
-        from dagc.passes.partition_devices import partition
+    start = time.perf_counter()
+    if target not in DEFAULT_DEVICE:
+        raise ValueError(f"unknown target '{target}'; supported: {', '.join(DEFAULT_DEVICE)}")
+    if isinstance(model_or_module, Module):
+        dag_module = model_or_module
+    else:
+        if example_inputs is None:
+            raise ValueError("compiling a torch model needs example_inputs")
+        from dagc.compiler.torch_frontend import import_torch
 
-        start = time.perf_counter()
-        if target not in DEFAULT_DEVICE:
-            raise ValueError(f"unknown target '{target}'; supported: {', '.join(DEFAULT_DEVICE)}")
-        if isinstance(model_or_module, Module):
-            dag_module = model_or_module
-        else:
-            if example_inputs is None:
-                raise ValueError("compiling a torch model needs example_inputs")
-            from dagc.compiler.torch_frontend import import_torch
-
-            if progress:
-                progress("import")
-            from dagc.compiler.fallback import opaque_for
-
-            leaves = tuple(c for c in opaque if isinstance(c, type)) if not isinstance(
-                opaque, Mapping) else ()
-            dag_module = import_torch(model_or_module, example_inputs, leaf_modules=leaves)
-            # Modules the importer leafed run on HOST: their instances come from the model.
-            auto = opaque_for(model_or_module, dag_module)
-            if auto:
-                opaque = {**auto, **(opaque if isinstance(opaque, Mapping) else {
-                    f"{c.__module__}.{c.__qualname__}": c for c in opaque})}
-        if pipeline:
-            spec = pipeline if isinstance(pipeline, str) else ",".join(pipeline)
-            dag_module = run_pipeline(dag_module, spec)
         if progress:
-            progress("partition-devices")
-        partitioned, report = partition(dag_module, allocation or {}, DEFAULT_DEVICE[target])
-        inputs, outputs, output_ids, parts, steps = split_program(partitioned)
-        subgraphs, stages, kernels, memories = [], [], 0, []
-        for name, dev, module in parts:
-            if pipeline is None and parse_device(dev).backend != "torch":
-                module = run_pipeline(module, DEFAULT_PIPELINE)
-            executable, reports, n, memory = _compile_subgraph(dev, module, progress, opt_level, opaque,
-                                                       spirv_options or {}, cache)
-            subgraphs.append(Subgraph(name, dev, executable))
-            stages += [StageReport(f"{r.name}" if len(parts) == 1 else f"{name}: {r.name}",
-                                   r.seconds, r.ops) for r in reports]
-            kernels += n
-            memories += [memory] if memory is not None else []
-        program = Program(inputs, outputs, output_ids, subgraphs, steps)
-        return CompiledModel(dag_module, program, stages, kernels, report,
-                             MemoryReport.of_program(program, memories),
-                             time.perf_counter() - start)
+            progress("import")
+        from dagc.compiler.fallback import opaque_for
+
+        leaves = tuple(c for c in opaque if isinstance(c, type)) if not isinstance(
+            opaque, Mapping) else ()
+        dag_module = import_torch(model_or_module, example_inputs, leaf_modules=leaves)
+        # Modules the importer leafed run on HOST: their instances come from the model.
+        auto = opaque_for(model_or_module, dag_module)
+        if auto:
+            opaque = {**auto, **(opaque if isinstance(opaque, Mapping) else {
+                f"{c.__module__}.{c.__qualname__}": c for c in opaque})}
+    if pipeline:
+        spec = pipeline if isinstance(pipeline, str) else ",".join(pipeline)
+        dag_module = run_pipeline(dag_module, spec)
+    if progress:
+        progress("partition-devices")
+    partitioned, report = partition(dag_module, allocation or {}, DEFAULT_DEVICE[target])
+    inputs, outputs, output_ids, parts, steps = split_program(partitioned)
+    subgraphs, stages, kernels, memories = [], [], 0, []
+    for name, dev, module in parts:
+        if pipeline is None and parse_device(dev).backend != "torch":
+            module = run_pipeline(module, DEFAULT_PIPELINE)
+        executable, reports, n, memory = _compile_subgraph(dev, module, progress, opt_level, opaque,
+                                                   spirv_options or {}, cache)
+        subgraphs.append(Subgraph(name, dev, executable))
+        stages += [StageReport(f"{r.name}" if len(parts) == 1 else f"{name}: {r.name}",
+                               r.seconds, r.ops) for r in reports]
+        kernels += n
+        memories += [memory] if memory is not None else []
+    program = Program(inputs, outputs, output_ids, subgraphs, steps)
+    return CompiledModel(dag_module, program, stages, kernels, report,
+                         MemoryReport.of_program(program, memories),
+                         time.perf_counter() - start)
 
 
 def _compile_subgraph(dev: str, module: Module, progress, opt_level, opaque, spirv_options,

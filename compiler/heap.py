@@ -48,7 +48,7 @@ def frozen_heap() -> Iterator[None]:
     also when the body raises. A process that has imported torch holds about
     170,000 tracked objects; without this, every full collection during the body
     walks them all. Importing dagc's compiler (xDSL's dialects) after torch and
-    compiling ResNet-50 from a warm cache took 0.66-0.67 s with the heap frozen
+    compiling ResNet-50 from a warm cache took 0.66-0.69 s with the heap frozen
     against 0.74-0.89 s without (about 0.1 s of it in collections). Garbage made in
     the body is collected as usual. Does nothing when objects are already frozen
     (the caller manages the permanent generation) or when it nests.

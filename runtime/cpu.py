@@ -272,9 +272,9 @@ def _load_gomp() -> None:
 
 _num_threads: int | None = None
 _thread_count = ctypes.c_int32(0)
-"""The process's `dagc_num_threads`, which every loaded module reads (see
-`_define_thread_count`)."""
-_thread_count_defined = False
+"""The process's `dagc_num_threads`, which every loaded module reads: the symbol
+resolves to it in every JIT of the process (`llvm.add_symbol`, below)."""
+llvm.add_symbol(NUM_THREADS, ctypes.addressof(_thread_count))
 
 
 def get_num_threads() -> int:
@@ -321,13 +321,9 @@ def set_num_threads(count: int) -> None:
     _thread_count.value = count
 
 
-def _define_thread_count() -> None:
-    """Resolve `dagc_num_threads` in every JIT to the process's `_thread_count`
-    (once), and set it to `get_num_threads()`; called whenever code is loaded."""
-    global _thread_count_defined
-    if not _thread_count_defined:
-        llvm.add_symbol(NUM_THREADS, ctypes.addressof(_thread_count))
-        _thread_count_defined = True
+def _sync_thread_count() -> None:
+    """Set `dagc_num_threads` to `get_num_threads()`; called whenever code is
+    loaded (the environment may have changed since the last load)."""
     _thread_count.value = get_num_threads()
 
 
@@ -422,7 +418,7 @@ class CpuModule:
         if self._engine is None:
             _load_libm()
             _load_gomp()
-            _define_thread_count()
+            _sync_thread_count()
             # The JIT gets a target machine of its own: a code model that reaches
             # libm wherever it is mapped.
             jit_machine = llvm.Target.from_triple(self.triple).create_target_machine(
@@ -486,7 +482,7 @@ class _ObjectEngine:
         self.engine = engine
 
 
-def load_object(data: bytes | Sequence[bytes], name: str, arg_specs: Sequence[ArgSpec],
+def load_object(objects: Sequence[bytes], name: str, arg_specs: Sequence[ArgSpec],
                 result: ArgSpec | None = None) -> tuple[CompiledFunction, _ObjectEngine]:
     """Link host object files (from `CpuModule.emit_object`; one, or several whose
     symbols refer to each other) into one JIT and return the function `name`:
@@ -500,13 +496,13 @@ def load_object(data: bytes | Sequence[bytes], name: str, arg_specs: Sequence[Ar
     llvm.initialize_native_asmprinter()
     _load_libm()
     _load_gomp()
-    _define_thread_count()
+    _sync_thread_count()
     machine = llvm.Target.from_default_triple().create_target_machine(
         cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(),
         codemodel="jitdefault", jit=True)
     engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), machine)
     try:
-        for code in [data] if isinstance(data, bytes) else data:
+        for code in objects:
             engine.add_object_file(llvm.ObjectFileRef.from_data(code))
         engine.finalize_object()
     except Exception as e:  # noqa: BLE001 - llvmlite raises plain RuntimeErrors
