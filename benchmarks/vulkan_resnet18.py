@@ -6,8 +6,9 @@
 Prints the compile time per stage, the Vulkan device, the number of kernels and
 dispatches, the median latency of ``--runs`` calls after one warm-up call (the
 warm-up also builds the compute pipelines), PyTorch eager's latency on the same
-input in the same run (and the ratio), and the largest absolute difference from
-torch's output. On lavapipe (Mesa's CPU Vulkan driver) the kernels run on the
+input in the same run (and the ratio; on a CUDA machine also eager on the GPU,
+input copied in and output copied back as dagc's call does), and the largest
+absolute difference from torch's output. On lavapipe (Mesa's CPU Vulkan driver) the kernels run on the
 CPU cores: expect seconds per call, not a GPU's milliseconds.
 """
 
@@ -61,9 +62,18 @@ def main(argv: list[str] | None = None) -> None:
 
     eager()
     torch_s = median_seconds(eager, max(args.runs, 5), warmup=1)
+    rows = [("vulkan", vulkan), ("torch", torch_s)]
+    if torch.cuda.is_available():  # a GPU machine: torch eager on that GPU too
+        model_gpu = model.cuda()
+
+        def eager_cuda():  # input copied in, output back (synchronizes), as dagc's call
+            with torch.no_grad():
+                model_gpu(x.cuda()).cpu()
+
+        rows.append(("torch-cuda", median_seconds(eager_cuda, max(args.runs, 5), warmup=2)))
     print(f"{'impl':<10} {'median latency':>15} {'/ torch':>9}")
-    print(f"{'vulkan':<10} {vulkan * 1e3:12.1f} ms {vulkan / torch_s:9.1f}")
-    print(f"{'torch':<10} {torch_s * 1e3:12.1f} ms {1.0:9.1f}")
+    for name, seconds in rows:
+        print(f"{name:<10} {seconds * 1e3:12.2f} ms {seconds / torch_s:9.2f}")
     print(f"max |vulkan - torch| = {err:.2e} (max |torch| = {float(ref.abs().max()):.2e})")
     if not np.isfinite(err) or err > 1e-3 * max(1.0, float(ref.abs().max())):
         raise SystemExit("the Vulkan output does not match torch")

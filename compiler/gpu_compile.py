@@ -35,6 +35,7 @@ subgraph and returns a ``CompiledModel``.
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -98,6 +99,7 @@ class VulkanExecutable:
     outputs: list[TensorSpec]
     device: str | None = None
     kind: str = KIND
+    _program: Any = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def kernels(self) -> int:
@@ -105,10 +107,21 @@ class VulkanExecutable:
         return len({k.spirv for k in self.table.kernels})
 
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """Raises ValueError on wrong inputs, VulkanError without a device."""
+        """Raises ValueError on wrong inputs, VulkanError without a device.
+
+        The first call makes the table resident on the device (weights uploaded
+        once, commands recorded once: :class:`dagc.runtime.vulkan.VulkanProgram`);
+        later calls move only the inputs and outputs.
+        """
+        if len(inputs) != len(self.inputs):
+            raise ValueError(f"expected {len(self.inputs)} inputs, got {len(inputs)}")
+        if self._program is None:
+            n = len(self.inputs)
+            weights = {n + k: self.weight_arrays[h] for k, h in enumerate(self.weight_handles)}
+            self._program = shared_runtime(self.device).prepare(self.table, weights)
+            weakref.finalize(self, self._program.release)
         outs = [np.zeros(o.shape, dtype=o.dtype) for o in self.outputs]
-        args = [*inputs, *(self.weight_arrays[h] for h in self.weight_handles), *outs]
-        results = shared_runtime(self.device).run(self.table, args)
+        results = self._program([*inputs, *outs])
         return [r.astype(o.dtype, copy=False) for r, o in zip(results, self.outputs)]
 
     def weights(self) -> dict[str, np.ndarray]:

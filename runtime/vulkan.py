@@ -4,15 +4,18 @@ Uses the PyPI ``vulkan`` package (cffi bindings to the system loader,
 ``libvulkan1``). A real GPU is preferred; without one, Mesa's lavapipe CPU
 driver (``mesa-vulkan-drivers``) runs the same kernels, which is what tests use.
 
-One ``run`` call: host-visible, host-coherent storage buffers (one per
-``BufferSpec``; inputs copied in, temporaries zeroed), one descriptor set per
-dispatch (set 0, binding i = ``KernelDispatch.bindings[i]``), the dispatches
-recorded in order into one command buffer with a compute->compute memory
-barrier between dispatches and a compute->host barrier at the end, one queue
-submission waited on with a fence, and the result buffers read back into
-numpy arrays. Compute pipelines (shader module, descriptor set layout,
-pipeline layout, pipeline) are cached per kernel binary for the runtime's
-lifetime.
+A dispatch table is made resident (``VulkanRuntime.prepare`` ->
+``VulkanProgram``): one device-local storage buffer per ``BufferSpec``; the
+constants and resident arguments (weights) uploaded once through a staging
+buffer; one descriptor set per dispatch (set 0, binding i =
+``KernelDispatch.bindings[i]``); one command buffer, recorded once, that copies
+the streamed inputs in from a host-visible staging buffer, zeroes the
+temporaries, runs the dispatches in order with a compute->compute memory
+barrier between them and copies the results out to a host-visible readback
+buffer. A call writes the inputs, submits, waits on a fence and reads the
+results into numpy arrays. ``VulkanRuntime.run`` is a prepare, one call and a
+release. Compute pipelines (shader module, descriptor set layout, pipeline
+layout, pipeline) are cached per kernel binary for the runtime's lifetime.
 
 Every SPIR-V binary is validated (``dagc.lowering.spirv_binary.validate``:
 header checks, and ``spirv-val`` when installed) before it is handed to the
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Self
@@ -85,7 +89,15 @@ def _create_instance(vk: Any, validation_layers: bool) -> Any:
         enabledLayerCount=len(layers),
         ppEnabledLayerNames=layers or None,
     )
-    return vk.vkCreateInstance(info, None)
+    try:
+        return vk.vkCreateInstance(info, None)
+    except vk.VkError as e:
+        # The binding raises VkResult classes with no message: name the result.
+        raise VulkanError(
+            f"vkCreateInstance failed: {type(e).__name__} (no Vulkan driver the "
+            "loader can use: install mesa-vulkan-drivers for lavapipe, or point "
+            "VK_DRIVER_FILES at a driver's ICD json)"
+        ) from e
 
 
 def _compute_queue_family(vk: Any, physical: Any) -> int | None:
@@ -182,45 +194,330 @@ class _Pipeline:
 
 
 class _Buffer:
-    """A host-visible, host-coherent storage buffer, mapped for its lifetime."""
+    """One storage buffer with its own memory.
 
-    def __init__(self, rt: VulkanRuntime, size: int):
+    ``host``: host-visible, host-coherent memory, mapped for the buffer's
+    lifetime (staging); else device-local memory (where kernels read and write).
+    Usable as a storage buffer and as a transfer source and destination.
+    """
+
+    def __init__(self, rt: VulkanRuntime, size: int, host: bool):
         vk, device = rt.vk, rt.device
         self.size = max(size, 4)
         info = vk.VkBufferCreateInfo(
             sType=vk.VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
             size=self.size,
-            usage=vk.VK_BUFFER_USAGE_STORAGE_BUFFER_BIT,
+            usage=vk.VK_BUFFER_USAGE_STORAGE_BUFFER_BIT
+            | vk.VK_BUFFER_USAGE_TRANSFER_SRC_BIT
+            | vk.VK_BUFFER_USAGE_TRANSFER_DST_BIT,
             sharingMode=vk.VK_SHARING_MODE_EXCLUSIVE,
         )
         self.buffer = vk.vkCreateBuffer(device, info, None)
-        req = vk.vkGetBufferMemoryRequirements(device, self.buffer)
-        alloc = vk.VkMemoryAllocateInfo(
-            sType=vk.VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
-            allocationSize=req.size,
-            memoryTypeIndex=rt.host_memory_type(req.memoryTypeBits),
-        )
-        self.memory = vk.vkAllocateMemory(device, alloc, None)
-        vk.vkBindBufferMemory(device, self.buffer, self.memory, 0)
-        self.mapped = vk.vkMapMemory(device, self.memory, 0, self.size, 0)
+        self.memory = self.mapped = None
+        try:
+            req = vk.vkGetBufferMemoryRequirements(device, self.buffer)
+            alloc = vk.VkMemoryAllocateInfo(
+                sType=vk.VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
+                allocationSize=req.size,
+                memoryTypeIndex=rt.memory_type(req.memoryTypeBits, host),
+            )
+            self.memory = vk.vkAllocateMemory(device, alloc, None)
+            vk.vkBindBufferMemory(device, self.buffer, self.memory, 0)
+            if host:
+                self.mapped = vk.vkMapMemory(device, self.memory, 0, self.size, 0)
+        except BaseException:
+            self.destroy(rt)
+            raise
 
-    def write(self, data: np.ndarray | None) -> None:
-        raw = data.tobytes() if data is not None else b""
-        self.mapped[: len(raw)] = raw
-        if len(raw) < self.size:
-            self.mapped[len(raw) : self.size] = bytes(self.size - len(raw))
+    def write(self, offset: int, data: np.ndarray) -> None:
+        """Copy ``data``'s bytes to ``offset`` (a mapped buffer only)."""
+        raw = data.tobytes()
+        self.mapped[offset : offset + len(raw)] = raw
 
-    def read(self, dtype: str, shape: Sequence[int]) -> np.ndarray:
+    def read(self, offset: int, dtype: str, shape: Sequence[int]) -> np.ndarray:
+        """A new array of ``shape`` from the bytes at ``offset`` (mapped only)."""
         count = int(np.prod(shape)) if len(shape) else 1
         return (
-            np.frombuffer(self.mapped, dtype=dtype, count=count).reshape(shape).copy()
+            np.frombuffer(self.mapped, dtype=dtype, count=count, offset=offset)
+            .reshape(shape)
+            .copy()
         )
 
     def destroy(self, rt: VulkanRuntime) -> None:
         vk, device = rt.vk, rt.device
-        vk.vkUnmapMemory(device, self.memory)
+        if self.mapped is not None:
+            vk.vkUnmapMemory(device, self.memory)
         vk.vkDestroyBuffer(device, self.buffer, None)
-        vk.vkFreeMemory(device, self.memory, None)
+        if self.memory is not None:
+            vk.vkFreeMemory(device, self.memory, None)
+
+
+def _as_buffer_array(table: DispatchTable, index: int, x: np.ndarray) -> np.ndarray:
+    """``x`` as the dtype and C order of ``table.buffers[index]``.
+
+    Raises ValueError when the shape differs (0-d arrays stay 0-d).
+    """
+    spec = table.buffers[index]
+    arr = np.asarray(x, dtype=spec.dtype, order="C")
+    if arr.shape != spec.shape:
+        name = f"input {spec.argument}" if spec.argument is not None else spec.constant
+        raise ValueError(f"{name}: expected shape {spec.shape}, got {arr.shape}")
+    return arr
+
+
+def _packed(sizes: Sequence[int], align: int = 16) -> tuple[list[int], int]:
+    """Offsets of ``sizes`` bytes packed one after another at ``align``; total."""
+    offsets, total = [], 0
+    for size in sizes:
+        offsets.append(total)
+        total += -(-size // align) * align
+    return offsets, total
+
+
+class VulkanProgram:
+    """A dispatch table made resident on one device, run many times.
+
+    Every ``BufferSpec`` gets a device-local buffer. Constant buffers and the
+    ``resident`` arguments (weights; ``{argument index: array}``) are uploaded
+    once, here, through a staging buffer. One command buffer is recorded once:
+    copy the streamed arguments from a host-visible staging buffer, zero the
+    temporaries, the dispatches with a compute->compute barrier between each,
+    then copy the results to a host-visible readback buffer. A call writes the
+    streamed arguments, submits that command buffer and waits on a fence.
+
+    On a discrete GPU the kernels so read and write the GPU's own memory rather
+    than host memory over PCIe, and a call moves only its inputs and outputs.
+    A kernel must not write a resident argument (it would persist into the next
+    call); dagc's weights are read-only.
+
+    Raises ValueError for a wrong resident argument, VulkanError (and
+    SPIRVValidationError) as :meth:`VulkanRuntime.run` does. Not safe to call
+    from two threads at once; :meth:`release` frees its device objects.
+    """
+
+    def __init__(
+        self,
+        rt: VulkanRuntime,
+        table: DispatchTable,
+        resident: dict[int, np.ndarray] | None = None,
+    ):
+        vk, device = rt.vk, rt.device
+        self.rt, self.table = rt, table
+        resident = dict(resident or {})
+        args = [i for i, b in enumerate(table.buffers) if b.argument is not None]
+        args.sort(key=lambda i: table.buffers[i].argument)  # type: ignore[arg-type, return-value]
+        by_argument = {table.buffers[i].argument: i for i in args}
+        unknown = set(resident) - set(by_argument)
+        if unknown:
+            raise ValueError(f"resident arguments {sorted(unknown)} are not arguments")
+        upload = {by_argument[a]: _as_buffer_array(table, by_argument[a], x)
+                  for a, x in resident.items()}
+        for i, spec in enumerate(table.buffers):
+            if spec.constant is not None:
+                upload[i] = _as_buffer_array(table, i, table.constants[spec.constant])
+        self.streamed = [i for i in args if table.buffers[i].argument not in resident]
+        pipelines = [rt._pipeline(k) for k in table.kernels]
+
+        self.buffers: list[_Buffer] = []
+        self.pool = self.command = self.fence = None
+        self.staging: _Buffer | None = None
+        self.readback: _Buffer | None = None
+        try:
+            for spec in table.buffers:
+                self.buffers.append(_Buffer(rt, spec.nbytes, host=False))
+            self._upload(upload)
+            sizes = [table.buffers[i].nbytes for i in self.streamed]
+            self.in_offsets, total = _packed(sizes)
+            self.staging = _Buffer(rt, total, host=True)
+            sizes = [table.buffers[i].nbytes for i in table.results]
+            self.out_offsets, total = _packed(sizes)
+            self.readback = _Buffer(rt, total, host=True)
+            sets = self._descriptor_sets(pipelines)
+            self._record(pipelines, sets)
+            self.fence = vk.vkCreateFence(
+                device, vk.VkFenceCreateInfo(sType=vk.VK_STRUCTURE_TYPE_FENCE_CREATE_INFO),
+                None,
+            )
+        except BaseException:
+            self.release()
+            raise
+        rt._programs.add(self)
+
+    # ------------------------------------------------------------ building
+
+    def _upload(self, arrays: dict[int, np.ndarray]) -> None:
+        """Copy ``{buffer index: array}`` into the device buffers, and wait."""
+        if not arrays:
+            return
+        vk = self.rt.vk
+        order = sorted(arrays)
+        offsets, total = _packed([arrays[i].nbytes for i in order])
+        staging = _Buffer(self.rt, total, host=True)
+        try:
+            for i, offset in zip(order, offsets):
+                staging.write(offset, arrays[i])
+
+            def record(command: Any) -> None:
+                for i, offset in zip(order, offsets):
+                    region = vk.VkBufferCopy(
+                        srcOffset=offset, dstOffset=0, size=max(arrays[i].nbytes, 4)
+                    )
+                    vk.vkCmdCopyBuffer(
+                        command, staging.buffer, self.buffers[i].buffer, 1, [region]
+                    )
+
+            self.rt._submit_once(record)
+        finally:
+            staging.destroy(self.rt)
+
+    def _descriptor_sets(self, pipelines: list[_Pipeline]) -> list[Any]:
+        vk, device, kernels = self.rt.vk, self.rt.device, self.table.kernels
+        if not kernels:
+            return []
+        pool_sizes = [
+            vk.VkDescriptorPoolSize(
+                type=vk.VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                descriptorCount=max(sum(len(k.bindings) for k in kernels), 1),
+            )
+        ]
+        pool_info = vk.VkDescriptorPoolCreateInfo(
+            sType=vk.VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
+            maxSets=len(kernels),
+            poolSizeCount=1,
+            pPoolSizes=pool_sizes,
+        )
+        self.pool = vk.vkCreateDescriptorPool(device, pool_info, None)
+        sets = []
+        for kernel, pipeline in zip(kernels, pipelines):
+            alloc = vk.VkDescriptorSetAllocateInfo(
+                sType=vk.VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
+                descriptorPool=self.pool,
+                descriptorSetCount=1,
+                pSetLayouts=[pipeline.set_layout],
+            )
+            dset = vk.vkAllocateDescriptorSets(device, alloc)[0]
+            sets.append(dset)
+            infos = [
+                vk.VkDescriptorBufferInfo(
+                    buffer=self.buffers[b].buffer, offset=0, range=self.buffers[b].size
+                )
+                for b in kernel.bindings
+            ]
+            writes = [
+                vk.VkWriteDescriptorSet(
+                    sType=vk.VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+                    dstSet=dset,
+                    dstBinding=slot,
+                    dstArrayElement=0,
+                    descriptorCount=1,
+                    descriptorType=vk.VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                    pBufferInfo=[info],
+                )
+                for slot, info in enumerate(infos)
+            ]
+            if writes:
+                vk.vkUpdateDescriptorSets(device, len(writes), writes, 0, None)
+        return sets
+
+    def _record(self, pipelines: list[_Pipeline], sets: list[Any]) -> None:
+        vk, table = self.rt.vk, self.table
+        self.command = self.rt._command_buffer()
+        command = self.command
+        vk.vkBeginCommandBuffer(
+            command,
+            vk.VkCommandBufferBeginInfo(sType=vk.VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO),
+        )
+        for i, offset in zip(self.streamed, self.in_offsets):
+            region = vk.VkBufferCopy(
+                srcOffset=offset, dstOffset=0, size=self.buffers[i].size
+            )
+            vk.vkCmdCopyBuffer(
+                command, self.staging.buffer, self.buffers[i].buffer, 1, [region]
+            )
+        for i, spec in enumerate(table.buffers):
+            if spec.argument is None and spec.constant is None:  # a temporary
+                vk.vkCmdFillBuffer(command, self.buffers[i].buffer, 0, self.buffers[i].size, 0)
+        write = vk.VK_ACCESS_SHADER_WRITE_BIT
+        read_write = vk.VK_ACCESS_SHADER_READ_BIT | write
+        compute = vk.VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT
+        transfer = vk.VK_PIPELINE_STAGE_TRANSFER_BIT
+        _barrier(vk, command, transfer, compute, vk.VK_ACCESS_TRANSFER_WRITE_BIT, read_write)
+        for n, (kernel, pipeline, dset) in enumerate(zip(table.kernels, pipelines, sets)):
+            if n:
+                _barrier(vk, command, compute, compute, write, read_write)
+            vk.vkCmdBindPipeline(command, vk.VK_PIPELINE_BIND_POINT_COMPUTE, pipeline.pipeline)
+            vk.vkCmdBindDescriptorSets(
+                command, vk.VK_PIPELINE_BIND_POINT_COMPUTE, pipeline.layout,
+                0, 1, [dset], 0, None,
+            )
+            vk.vkCmdDispatch(command, *kernel.workgroups)
+        _barrier(vk, command, compute, transfer, write, vk.VK_ACCESS_TRANSFER_READ_BIT)
+        for i, offset in zip(table.results, self.out_offsets):
+            region = vk.VkBufferCopy(
+                srcOffset=0, dstOffset=offset, size=self.buffers[i].size
+            )
+            vk.vkCmdCopyBuffer(
+                command, self.buffers[i].buffer, self.readback.buffer, 1, [region]
+            )
+        _barrier(vk, command, transfer, vk.VK_PIPELINE_STAGE_HOST_BIT,
+                 vk.VK_ACCESS_TRANSFER_WRITE_BIT, vk.VK_ACCESS_HOST_READ_BIT)
+        vk.vkEndCommandBuffer(command)
+
+    # ----------------------------------------------------------------- call
+
+    def __call__(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Run once. ``inputs``: one array per streamed (non-resident) argument,
+        in argument order. Returns the result buffers as new numpy arrays.
+
+        Raises ValueError on a wrong count or shape, VulkanError when the
+        dispatches do not finish within 60 s or after :meth:`release`.
+        """
+        vk, device, table = self.rt.vk, self.rt.device, self.table
+        if self.command is None:
+            raise VulkanError("the program was released")
+        if len(inputs) != len(self.streamed):
+            raise ValueError(f"expected {len(self.streamed)} inputs, got {len(inputs)}")
+        arrays = [_as_buffer_array(table, i, x) for i, x in zip(self.streamed, inputs)]
+        for arr, offset in zip(arrays, self.in_offsets):
+            self.staging.write(offset, arr)
+        vk.vkResetFences(device, 1, [self.fence])
+        self.rt._submit(self.command, self.fence)
+        return [
+            self.readback.read(offset, table.buffers[i].dtype, table.buffers[i].shape)
+            for i, offset in zip(table.results, self.out_offsets)
+        ]
+
+    def release(self) -> None:
+        """Free the buffers, descriptor sets, command buffer and fence (idempotent)."""
+        rt = self.rt
+        if rt.device is None:
+            return
+        vk, device = rt.vk, rt.device
+        if self.fence is not None:
+            vk.vkDestroyFence(device, self.fence, None)
+        if self.command is not None:
+            vk.vkFreeCommandBuffers(device, rt.command_pool, 1, [self.command])
+        if self.pool is not None:
+            vk.vkDestroyDescriptorPool(device, self.pool, None)
+        for b in [*self.buffers, self.staging, self.readback]:
+            if b is not None:
+                b.destroy(rt)
+        self.buffers, self.staging, self.readback = [], None, None
+        self.pool = self.command = self.fence = None
+        rt._programs.discard(self)
+
+
+def _barrier(vk: Any, command: Any, src_stage: int, dst_stage: int,
+             src_access: int, dst_access: int) -> None:
+    """One global memory barrier (``src_access`` made visible to ``dst_access``)."""
+    barrier = vk.VkMemoryBarrier(
+        sType=vk.VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+        srcAccessMask=src_access,
+        dstAccessMask=dst_access,
+    )
+    vk.vkCmdPipelineBarrier(
+        command, src_stage, dst_stage, 0, 1, [barrier], 0, None, 0, None
+    )
 
 
 class VulkanRuntime:
@@ -314,26 +611,83 @@ class VulkanRuntime:
         self.command_pool = vk.vkCreateCommandPool(self.device, pool_info, None)
         self.memory_properties = vk.vkGetPhysicalDeviceMemoryProperties(self.physical)
         self._pipelines: dict[str, _Pipeline] = {}
+        self._programs: weakref.WeakSet[VulkanProgram] = weakref.WeakSet()
 
     # --------------------------------------------------------------- helpers
 
-    def host_memory_type(self, type_bits: int) -> int:
-        """Index of a HOST_VISIBLE | HOST_COHERENT memory type allowed by ``type_bits``."""
-        vk = self.vk
-        wanted = (
-            vk.VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT
-            | vk.VK_MEMORY_PROPERTY_HOST_COHERENT_BIT
-        )
-        props = self.memory_properties
-        for i in range(props.memoryTypeCount):
-            if (
-                type_bits & (1 << i)
-                and (props.memoryTypes[i].propertyFlags & wanted) == wanted
-            ):
-                return i
+    def memory_type(self, type_bits: int, host: bool) -> int:
+        """Index of a memory type allowed by ``type_bits`` for a buffer.
+
+        ``host``: HOST_VISIBLE | HOST_COHERENT (HOST_CACHED preferred, for
+        reading back); else DEVICE_LOCAL (on lavapipe that memory is host memory
+        too). Raises VulkanError when the device has no such type.
+        """
+        vk, props = self.vk, self.memory_properties
+        if host:
+            wanted = vk.VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | vk.VK_MEMORY_PROPERTY_HOST_COHERENT_BIT
+            preferred = wanted | vk.VK_MEMORY_PROPERTY_HOST_CACHED_BIT
+        else:
+            wanted = preferred = vk.VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT
+        allowed = [
+            (i, props.memoryTypes[i].propertyFlags)
+            for i in range(props.memoryTypeCount)
+            if type_bits & (1 << i)
+        ]
+        for flags in (preferred, wanted):
+            for i, have in allowed:
+                if have & flags == flags:
+                    return i
         raise VulkanError(
-            "the device has no host-visible coherent memory for storage buffers"
+            f"the device has no {'host-visible coherent' if host else 'device-local'} "
+            "memory for storage buffers"
         )
+
+    def _command_buffer(self) -> Any:
+        vk = self.vk
+        info = vk.VkCommandBufferAllocateInfo(
+            sType=vk.VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+            commandPool=self.command_pool,
+            level=vk.VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+            commandBufferCount=1,
+        )
+        return vk.vkAllocateCommandBuffers(self.device, info)[0]
+
+    def _submit(self, command: Any, fence: Any) -> None:
+        """Submit ``command`` and wait for ``fence`` (60 s at most)."""
+        vk = self.vk
+        submit = vk.VkSubmitInfo(
+            sType=vk.VK_STRUCTURE_TYPE_SUBMIT_INFO,
+            commandBufferCount=1,
+            pCommandBuffers=[command],
+        )
+        vk.vkQueueSubmit(self.queue, 1, [submit], fence)
+        try:
+            vk.vkWaitForFences(self.device, 1, [fence], vk.VK_TRUE, 60_000_000_000)
+        except vk.VkTimeout as e:
+            raise VulkanError("the dispatches did not finish within 60 s") from e
+
+    def _submit_once(self, record: Any) -> None:
+        """Record commands with ``record(command_buffer)``, submit, wait, free."""
+        vk, device = self.vk, self.device
+        command = self._command_buffer()
+        fence = None
+        try:
+            begin = vk.VkCommandBufferBeginInfo(
+                sType=vk.VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
+                flags=vk.VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT,
+            )
+            vk.vkBeginCommandBuffer(command, begin)
+            record(command)
+            vk.vkEndCommandBuffer(command)
+            fence = vk.vkCreateFence(
+                device, vk.VkFenceCreateInfo(sType=vk.VK_STRUCTURE_TYPE_FENCE_CREATE_INFO),
+                None,
+            )
+            self._submit(command, fence)
+        finally:
+            if fence is not None:
+                vk.vkDestroyFence(device, fence, None)
+            vk.vkFreeCommandBuffers(device, self.command_pool, 1, [command])
 
     def _pipeline(self, kernel: KernelDispatch) -> _Pipeline:
         key = hashlib.sha256(kernel.spirv + kernel.entry_point.encode()).hexdigest()
@@ -367,183 +721,37 @@ class VulkanRuntime:
 
     # ------------------------------------------------------------------ run
 
+    def prepare(
+        self, table: DispatchTable, resident: dict[int, np.ndarray] | None = None
+    ) -> VulkanProgram:
+        """``table`` made resident on this device (see :class:`VulkanProgram`):
+        its constants and the ``resident`` arguments (``{argument index:
+        array}``, e.g. weights) uploaded once, its commands recorded once.
+
+        Raises ValueError, SPIRVValidationError or VulkanError as :meth:`run`.
+        """
+        return VulkanProgram(self, table, resident)
+
     def run(
         self, table: DispatchTable, inputs: Sequence[np.ndarray]
     ) -> list[np.ndarray]:
-        """Run ``table`` with ``inputs`` (one array per host function argument).
+        """Run ``table`` once with ``inputs`` (one array per host function argument).
 
         Inputs are converted to the buffer dtype (float32/int32) and must have
         the buffer's shape. Returns the result buffers (``table.results``) as
         new numpy arrays. Raises ValueError on wrong inputs, SPIRVValidationError
         if a kernel binary is refused before reaching the driver, VulkanError
-        on device limits or a dispatch that does not finish in 60 s.
+        on device limits or a dispatch that does not finish in 60 s. To run a
+        table many times, :meth:`prepare` it once instead.
         """
-        vk, device = self.vk, self.device
-        args = [i for i, b in enumerate(table.buffers) if b.argument is not None]
-        args.sort(key=lambda i: table.buffers[i].argument)  # type: ignore[arg-type, return-value]
-        if len(inputs) != len(args):
-            raise ValueError(f"expected {len(args)} inputs, got {len(inputs)}")
-        data: dict[int, np.ndarray] = {}
-        for i, x in zip(args, inputs):
-            spec = table.buffers[i]
-            arr = np.asarray(x, dtype=spec.dtype, order="C")  # keeps 0-d arrays 0-d
-            if arr.shape != spec.shape:
-                raise ValueError(
-                    f"input {spec.argument}: expected shape {spec.shape}, got {arr.shape}"
-                )
-            data[i] = arr
-        pipelines = [self._pipeline(k) for k in table.kernels]
-
-        buffers: list[_Buffer] = []
-        pool = command = fence = None
+        n_args = sum(b.argument is not None for b in table.buffers)
+        if len(inputs) != n_args:
+            raise ValueError(f"expected {n_args} inputs, got {len(inputs)}")
+        program = self.prepare(table)
         try:
-            for i, spec in enumerate(table.buffers):
-                buffers.append(_Buffer(self, spec.nbytes))
-                if spec.constant is not None:
-                    data[i] = np.asarray(
-                        table.constants[spec.constant], dtype=spec.dtype, order="C"
-                    )
-                buffers[-1].write(data.get(i))
-            n_descriptors = sum(len(k.bindings) for k in table.kernels)
-            if table.kernels:
-                pool_sizes = [
-                    vk.VkDescriptorPoolSize(
-                        type=vk.VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-                        descriptorCount=max(n_descriptors, 1),
-                    )
-                ]
-                pool_info = vk.VkDescriptorPoolCreateInfo(
-                    sType=vk.VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
-                    maxSets=len(table.kernels),
-                    poolSizeCount=1,
-                    pPoolSizes=pool_sizes,
-                )
-                pool = vk.vkCreateDescriptorPool(device, pool_info, None)
-            sets = []
-            for kernel, pipeline in zip(table.kernels, pipelines):
-                alloc = vk.VkDescriptorSetAllocateInfo(
-                    sType=vk.VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
-                    descriptorPool=pool,
-                    descriptorSetCount=1,
-                    pSetLayouts=[pipeline.set_layout],
-                )
-                dset = vk.vkAllocateDescriptorSets(device, alloc)[0]
-                sets.append(dset)
-                infos = [
-                    vk.VkDescriptorBufferInfo(
-                        buffer=buffers[b].buffer, offset=0, range=buffers[b].size
-                    )
-                    for b in kernel.bindings
-                ]
-                writes = [
-                    vk.VkWriteDescriptorSet(
-                        sType=vk.VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
-                        dstSet=dset,
-                        dstBinding=slot,
-                        dstArrayElement=0,
-                        descriptorCount=1,
-                        descriptorType=vk.VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-                        pBufferInfo=[info],
-                    )
-                    for slot, info in enumerate(infos)
-                ]
-                if writes:
-                    vk.vkUpdateDescriptorSets(device, len(writes), writes, 0, None)
-
-            cmd_info = vk.VkCommandBufferAllocateInfo(
-                sType=vk.VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
-                commandPool=self.command_pool,
-                level=vk.VK_COMMAND_BUFFER_LEVEL_PRIMARY,
-                commandBufferCount=1,
-            )
-            command = vk.vkAllocateCommandBuffers(device, cmd_info)[0]
-            begin = vk.VkCommandBufferBeginInfo(
-                sType=vk.VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
-                flags=vk.VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT,
-            )
-            vk.vkBeginCommandBuffer(command, begin)
-            between = vk.VkMemoryBarrier(
-                sType=vk.VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-                srcAccessMask=vk.VK_ACCESS_SHADER_WRITE_BIT,
-                dstAccessMask=vk.VK_ACCESS_SHADER_READ_BIT
-                | vk.VK_ACCESS_SHADER_WRITE_BIT,
-            )
-            to_host = vk.VkMemoryBarrier(
-                sType=vk.VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-                srcAccessMask=vk.VK_ACCESS_SHADER_WRITE_BIT,
-                dstAccessMask=vk.VK_ACCESS_HOST_READ_BIT,
-            )
-            for n, (kernel, pipeline, dset) in enumerate(
-                zip(table.kernels, pipelines, sets)
-            ):
-                if n:
-                    vk.vkCmdPipelineBarrier(
-                        command,
-                        vk.VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
-                        vk.VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
-                        0,
-                        1,
-                        [between],
-                        0,
-                        None,
-                        0,
-                        None,
-                    )
-                vk.vkCmdBindPipeline(
-                    command, vk.VK_PIPELINE_BIND_POINT_COMPUTE, pipeline.pipeline
-                )
-                vk.vkCmdBindDescriptorSets(
-                    command,
-                    vk.VK_PIPELINE_BIND_POINT_COMPUTE,
-                    pipeline.layout,
-                    0,
-                    1,
-                    [dset],
-                    0,
-                    None,
-                )
-                vk.vkCmdDispatch(command, *kernel.workgroups)
-            vk.vkCmdPipelineBarrier(
-                command,
-                vk.VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
-                vk.VK_PIPELINE_STAGE_HOST_BIT,
-                0,
-                1,
-                [to_host],
-                0,
-                None,
-                0,
-                None,
-            )
-            vk.vkEndCommandBuffer(command)
-
-            fence_info = vk.VkFenceCreateInfo(
-                sType=vk.VK_STRUCTURE_TYPE_FENCE_CREATE_INFO
-            )
-            fence = vk.vkCreateFence(device, fence_info, None)
-            submit = vk.VkSubmitInfo(
-                sType=vk.VK_STRUCTURE_TYPE_SUBMIT_INFO,
-                commandBufferCount=1,
-                pCommandBuffers=[command],
-            )
-            vk.vkQueueSubmit(self.queue, 1, [submit], fence)
-            try:
-                vk.vkWaitForFences(device, 1, [fence], vk.VK_TRUE, 60_000_000_000)
-            except vk.VkTimeout as e:
-                raise VulkanError("the dispatches did not finish within 60 s") from e
-            return [
-                buffers[i].read(table.buffers[i].dtype, table.buffers[i].shape)
-                for i in table.results
-            ]
+            return program(inputs)
         finally:
-            if fence is not None:
-                vk.vkDestroyFence(device, fence, None)
-            if command is not None:
-                vk.vkFreeCommandBuffers(device, self.command_pool, 1, [command])
-            if pool is not None:
-                vk.vkDestroyDescriptorPool(device, pool, None)
-            for b in buffers:
-                b.destroy(self)
+            program.release()
 
     def close(self) -> None:
         """Destroy cached pipelines, the device and the instance."""
@@ -551,6 +759,8 @@ class VulkanRuntime:
             return
         vk = self.vk
         vk.vkDeviceWaitIdle(self.device)
+        for program in list(self._programs):
+            program.release()
         for p in self._pipelines.values():
             p.destroy(self)
         self._pipelines.clear()

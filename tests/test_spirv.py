@@ -30,7 +30,7 @@ from dagc.lowering.spirv_binary import (
     spirv_val_path,
     validate,
 )
-from dagc.runtime.vulkan import VulkanRuntime
+from dagc.runtime.vulkan import VulkanError, VulkanRuntime
 from xdsl.context import Context
 from xdsl.dialects import arith, builtin, func, gpu, memref, scf
 from xdsl.dialects import math as math_dialect
@@ -562,6 +562,55 @@ def test_wrong_inputs_are_refused(runtime):
         runtime.run(table, [np.zeros((3, 50))])
     with pytest.raises(ValueError, match="shape"):
         runtime.run(table, [np.zeros((50, 3))] * 3)
+
+
+@needs_vulkan
+def test_prepared_program_keeps_resident_arguments(runtime):
+    """prepare() uploads argument 1 once; each call streams only arguments 0, 2."""
+    table = compile_loops(elementwise("arith.addf", True))
+    y = RNG.uniform(-3, 3, (3, 50)).astype(np.float32)
+    program = runtime.prepare(table, {1: y})
+    for _ in range(2):
+        x = RNG.uniform(-3, 3, (3, 50)).astype(np.float32)
+        (out,) = program([x, np.zeros((3, 50), np.float32)])
+        np.testing.assert_allclose(out, x + y, rtol=1e-6)
+    with pytest.raises(ValueError, match="expected 2 inputs"):
+        program([x])
+    program.release()
+    program.release()  # idempotent
+    with pytest.raises(VulkanError, match="released"):
+        program([x, np.zeros((3, 50), np.float32)])
+    with pytest.raises(ValueError, match="not arguments"):
+        runtime.prepare(table, {7: y})
+    with pytest.raises(ValueError, match="shape"):
+        runtime.prepare(table, {1: y.T})
+
+
+@needs_vulkan
+def test_closing_the_runtime_releases_its_programs():
+    table = compile_loops(elementwise("arith.addf", True))
+    with VulkanRuntime() as rt:
+        program = rt.prepare(table)
+        assert program in rt._programs
+    assert program.command is None and not program.buffers
+
+
+def test_a_driverless_loader_is_named_in_the_reason(monkeypatch):
+    """The binding raises VkResult classes with an empty message: the reason
+    must still say what failed (seen on a GPU machine without glvnd)."""
+    vk = pytest.importorskip("vulkan", reason="the 'vulkan' package is not installed")
+
+    def refuse(*args):
+        raise vk.VkErrorIncompatibleDriver()
+
+    monkeypatch.setattr(vk, "vkCreateInstance", refuse)
+    monkeypatch.setattr(VulkanRuntime, "_probe", None)
+    available = VulkanRuntime.available()
+    assert not available
+    assert "VkErrorIncompatibleDriver" in available.reason
+    assert "VK_DRIVER_FILES" in available.reason
+    with pytest.raises(VulkanError, match="vkCreateInstance failed"):
+        VulkanRuntime()
 
 
 GPU_IDS = """builtin.module attributes {gpu.container_module} {

@@ -111,6 +111,26 @@ class Repeated(nn.Module):
 
 
 @needs_vulkan
+def test_later_calls_reuse_the_resident_program():
+    """The first call makes the table resident (weights uploaded once); later
+    calls with other inputs still match."""
+    torch.manual_seed(0)
+    model = Repeated().eval()
+    m = dagc.import_torch(model, (torch.randn(1, 4, 5, 5),))
+    compiled = compile_vulkan(m)
+    (subgraph,) = compiled.program.subgraphs
+    executable = subgraph.executable
+    temporaries = [b for b in executable.table.buffers
+                   if b.argument is None and b.constant is None]
+    assert temporaries
+    programs = set()
+    for seed in range(3):
+        assert_matches(compiled, m, [rand(1, 4, 5, 5, seed=seed)])
+        programs.add(id(executable._program))
+    assert len(programs) == 1
+
+
+@needs_vulkan
 def test_identical_kernels_are_shared():
     torch.manual_seed(0)
     model = Repeated().eval()
