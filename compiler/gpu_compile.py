@@ -47,6 +47,7 @@ from dagc.compiler.compile import CompileError, StageReport, hoist_entry, lower
 from dagc.ir import Module
 from dagc.lowering.gpu_to_spirv import DispatchTable
 from dagc.runtime.executor import TensorSpec, check_weights, weight_entries
+from dagc.runtime.vulkan import VulkanProgram
 
 VULKAN_STAGES: tuple[str, ...] = (
     # The CPU pipeline's front, without its CPU-only micro-kernels.
@@ -113,16 +114,43 @@ class VulkanExecutable:
         once, commands recorded once: :class:`dagc.runtime.vulkan.VulkanProgram`);
         later calls move only the inputs and outputs.
         """
+        if self._program is None:
+            self._program = self.prepare()
+            weakref.finalize(self, self._program.release)
+        return self._call(self._program, inputs)
+
+    def prepare(self, timestamps: bool = False) -> VulkanProgram:
+        """The table made resident on the device with the weights uploaded
+        (arguments after the inputs). Raises VulkanError without a device."""
+        n = len(self.inputs)
+        weights = {n + k: self.weight_arrays[h] for k, h in enumerate(self.weight_handles)}
+        return shared_runtime(self.device).prepare(self.table, weights, timestamps)
+
+    def _call(self, program: VulkanProgram, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         if len(inputs) != len(self.inputs):
             raise ValueError(f"expected {len(self.inputs)} inputs, got {len(inputs)}")
-        if self._program is None:
-            n = len(self.inputs)
-            weights = {n + k: self.weight_arrays[h] for k, h in enumerate(self.weight_handles)}
-            self._program = shared_runtime(self.device).prepare(self.table, weights)
-            weakref.finalize(self, self._program.release)
         outs = [np.zeros(o.shape, dtype=o.dtype) for o in self.outputs]
-        results = self._program([*inputs, *outs])
+        results = program([*inputs, *outs])
         return [r.astype(o.dtype, copy=False) for r, o in zip(results, self.outputs)]
+
+    def profile(self, inputs: Sequence[np.ndarray], runs: int = 10) -> list[tuple[str, float]]:
+        """(kernel name, median seconds on the device) per dispatch, in order,
+        over ``runs`` calls after one warm-up, from Vulkan timestamp queries
+        (a dispatch's time includes the barrier before it).
+
+        Raises ValueError on wrong inputs, VulkanError without a device.
+        """
+        program = self.prepare(timestamps=True)
+        try:
+            self._call(program, inputs)
+            samples = []
+            for _ in range(max(runs, 1)):
+                self._call(program, inputs)
+                samples.append(program.kernel_seconds())
+        finally:
+            program.release()
+        medians = np.median(np.array(samples), axis=0)
+        return [(k.name, float(t)) for k, t in zip(self.table.kernels, medians)]
 
     def weights(self) -> dict[str, np.ndarray]:
         return dict(self.weight_arrays)

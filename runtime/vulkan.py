@@ -300,6 +300,7 @@ class VulkanProgram:
         rt: VulkanRuntime,
         table: DispatchTable,
         resident: dict[int, np.ndarray] | None = None,
+        timestamps: bool = False,
     ):
         vk, device = rt.vk, rt.device
         self.rt, self.table = rt, table
@@ -319,7 +320,7 @@ class VulkanProgram:
         pipelines = [rt._pipeline(k) for k in table.kernels]
 
         self.buffers: list[_Buffer] = []
-        self.pool = self.command = self.fence = None
+        self.pool = self.command = self.fence = self.queries = None
         self.staging: _Buffer | None = None
         self.readback: _Buffer | None = None
         try:
@@ -333,6 +334,12 @@ class VulkanProgram:
             self.out_offsets, total = _packed(sizes)
             self.readback = _Buffer(rt, total, host=True)
             sets = self._descriptor_sets(pipelines)
+            if timestamps:
+                self.queries = vk.vkCreateQueryPool(device, vk.VkQueryPoolCreateInfo(
+                    sType=vk.VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
+                    queryType=vk.VK_QUERY_TYPE_TIMESTAMP,
+                    queryCount=len(table.kernels) + 1,
+                ), None)
             self._record(pipelines, sets)
             self.fence = vk.vkCreateFence(
                 device, vk.VkFenceCreateInfo(sType=vk.VK_STRUCTURE_TYPE_FENCE_CREATE_INFO),
@@ -442,6 +449,9 @@ class VulkanProgram:
         compute = vk.VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT
         transfer = vk.VK_PIPELINE_STAGE_TRANSFER_BIT
         _barrier(vk, command, transfer, compute, vk.VK_ACCESS_TRANSFER_WRITE_BIT, read_write)
+        if self.queries is not None:
+            vk.vkCmdResetQueryPool(command, self.queries, 0, len(table.kernels) + 1)
+            vk.vkCmdWriteTimestamp(command, compute, self.queries, 0)
         for n, (kernel, pipeline, dset) in enumerate(zip(table.kernels, pipelines, sets)):
             if n:
                 _barrier(vk, command, compute, compute, write, read_write)
@@ -451,6 +461,8 @@ class VulkanProgram:
                 0, 1, [dset], 0, None,
             )
             vk.vkCmdDispatch(command, *kernel.workgroups)
+            if self.queries is not None:
+                vk.vkCmdWriteTimestamp(command, compute, self.queries, n + 1)
         _barrier(vk, command, compute, transfer, write, vk.VK_ACCESS_TRANSFER_READ_BIT)
         for i, offset in zip(table.results, self.out_offsets):
             region = vk.VkBufferCopy(
@@ -487,6 +499,28 @@ class VulkanProgram:
             for i, offset in zip(table.results, self.out_offsets)
         ]
 
+    def kernel_seconds(self) -> list[float]:
+        """Seconds each dispatch of the last call took on the device, in order
+        (``table.kernels``), from timestamps written after each dispatch: a
+        dispatch's time includes the barrier before it.
+
+        Raises VulkanError unless the program was prepared with
+        ``timestamps=True`` and has been called.
+        """
+        vk, n = self.rt.vk, len(self.table.kernels)
+        if self.queries is None:
+            raise VulkanError("the program was not prepared with timestamps=True")
+        data = vk.ffi.new("uint64_t[]", n + 1)
+        try:
+            vk.vkGetQueryPoolResults(
+                self.rt.device, self.queries, 0, n + 1, 8 * (n + 1), data, 8,
+                vk.VK_QUERY_RESULT_64_BIT,
+            )
+        except vk.VkNotReady as e:
+            raise VulkanError("no timestamps yet: call the program first") from e
+        ticks = np.array(list(data), dtype=np.float64)
+        return [float(t) for t in np.diff(ticks) * self.rt.timestamp_period * 1e-9]
+
     def release(self) -> None:
         """Free the buffers, descriptor sets, command buffer and fence (idempotent)."""
         rt = self.rt
@@ -495,6 +529,8 @@ class VulkanProgram:
         vk, device = rt.vk, rt.device
         if self.fence is not None:
             vk.vkDestroyFence(device, self.fence, None)
+        if self.queries is not None:
+            vk.vkDestroyQueryPool(device, self.queries, None)
         if self.command is not None:
             vk.vkFreeCommandBuffers(device, rt.command_pool, 1, [self.command])
         if self.pool is not None:
@@ -503,7 +539,7 @@ class VulkanProgram:
             if b is not None:
                 b.destroy(rt)
         self.buffers, self.staging, self.readback = [], None, None
-        self.pool = self.command = self.fence = None
+        self.pool = self.command = self.fence = self.queries = None
         rt._programs.discard(self)
 
 
@@ -587,6 +623,7 @@ class VulkanRuntime:
         )
         self.max_local_size = tuple(limits.maxComputeWorkGroupSize[i] for i in range(3))
         self.max_invocations = limits.maxComputeWorkGroupInvocations
+        self.timestamp_period = float(limits.timestampPeriod)  # ns per tick
         api = props.apiVersion
         self.max_spirv = (1, _MAX_SPIRV_MINOR.get(min((api >> 12) & 0x3FF, 3), 0))
         priorities = [1.0]
@@ -722,15 +759,19 @@ class VulkanRuntime:
     # ------------------------------------------------------------------ run
 
     def prepare(
-        self, table: DispatchTable, resident: dict[int, np.ndarray] | None = None
+        self,
+        table: DispatchTable,
+        resident: dict[int, np.ndarray] | None = None,
+        timestamps: bool = False,
     ) -> VulkanProgram:
         """``table`` made resident on this device (see :class:`VulkanProgram`):
         its constants and the ``resident`` arguments (``{argument index:
         array}``, e.g. weights) uploaded once, its commands recorded once.
+        ``timestamps``: time each dispatch (``VulkanProgram.kernel_seconds``).
 
         Raises ValueError, SPIRVValidationError or VulkanError as :meth:`run`.
         """
-        return VulkanProgram(self, table, resident)
+        return VulkanProgram(self, table, resident, timestamps)
 
     def run(
         self, table: DispatchTable, inputs: Sequence[np.ndarray]

@@ -128,6 +128,9 @@ def test_later_calls_reuse_the_resident_program():
         assert_matches(compiled, m, [rand(1, 4, 5, 5, seed=seed)])
         programs.add(id(executable._program))
     assert len(programs) == 1
+    dispatches = executable.profile([rand(1, 4, 5, 5, seed=0)], runs=2)
+    assert [name for name, _ in dispatches] == [k.name for k in executable.table.kernels]
+    assert all(t >= 0 for _, t in dispatches) and sum(t for _, t in dispatches) > 0
 
 
 @needs_vulkan
