@@ -8,12 +8,15 @@ The CPU pipeline (``dag-to-llvm``), one registered pass per stage::
     dagc-linalg-fuse-elementwise  elementwise generic chains -> one generic; epilogues
                             write over their input (in place after bufferization)
     dagc-bufferize          tensors -> memrefs, results -> out-parameters
-    dagc-plan-memory        each function's intermediates in one arena, reused by
-                            liveness (greedy by size)
     dagc-linalg-to-microkernels  f32 matmul/conv/batched contractions -> packed GEMM
                             with AVX-512/AVX2 micro-kernels (llvm vector ops) and
                             their fused epilogues, direct depthwise conv; the rest
                             stays linalg
+    dagc-hoist-kernel-scratch  the kernels' scratch (packed panels) -> buffers their
+                            caller allocates around each call
+    dagc-plan-memory        each function's intermediates in one arena, reused by
+                            liveness (greedy by size)
+    dagc-entry-workspace    the entry's arena -> a workspace the runtime allocates once
     dagc-linalg-generalize  named linalg ops -> linalg.generic
     dagc-linalg-to-loops{parallel=true}  linalg.generic -> scf.parallel of scf.for loops
     dagc-math-approximation  f32 exp/erf/tanh -> arith polynomials (vectorizable)
@@ -65,9 +68,10 @@ CPU_STAGES: tuple[str, ...] = (
     "convert-dag-to-linalg",
     "dagc-linalg-fuse-elementwise",
     "dagc-bufferize",
+    "dagc-linalg-to-microkernels",
+    "dagc-hoist-kernel-scratch",
     "dagc-plan-memory",
     "dagc-entry-workspace",
-    "dagc-linalg-to-microkernels",
     "dagc-linalg-generalize",
     "dagc-linalg-to-loops{parallel=true}",
     "dagc-math-approximation",
@@ -413,11 +417,13 @@ def _build_cpu(hoisted: Module, progress: Callable[[str], None] | None,
 
     split = CPU_STAGES.index("dagc-entry-workspace") + 1  # read the plan, then go on
     planned, reports = lower(hoisted, CPU_STAGES[HOISTED:split], progress)
-    bitcode, objects, rest = build_functions(split_functions(planned), CPU_STAGES[split:],
-                                             opt_level, progress=progress)
-    reports += rest
     kernels = sum(1 for f in planned.op.body.ops
                   if getattr(f, "sym_name", None) and f.sym_name.data.startswith("k_"))
+    figures = _arena_figures(planned)
+    parts = split_functions(planned, move=True)  # planned is not used again
+    bitcode, objects, rest = build_functions(parts, CPU_STAGES[split:], opt_level,
+                                             progress=progress)
+    reports += rest
     if progress:
         progress("llvm (link IR)")
     start = time.perf_counter()
@@ -425,7 +431,7 @@ def _build_cpu(hoisted: Module, progress: Callable[[str], None] | None,
         llvm_ir = CpuModule(bitcode, opt_level=opt_level).llvm_ir
     except Exception as e:  # noqa: BLE001
         raise CompileError("llvm", _message(e), None, "") from e
-    built = CacheEntry(objects, llvm_ir, {"kernels": kernels, **_arena_figures(planned)})
+    built = CacheEntry(objects, llvm_ir, {"kernels": kernels, **figures})
     reports.append(StageReport("llvm (link IR)", time.perf_counter() - start, 0))
     return built, reports
 

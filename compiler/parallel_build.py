@@ -1,8 +1,8 @@
 """The CPU build after memory planning, one function at a time, on several processes.
 
-From ``dagc-linalg-to-microkernels`` on, every CPU stage rewrites the functions of a
-module one by one, and LLVM optimizes and compiles them one by one too: nine
-tenths of a ResNet-50 compile is spent there, on one core. :func:`split_functions`
+After memory planning (``dagc-entry-workspace``), every CPU stage rewrites the
+functions of a module one by one, and LLVM optimizes and compiles them one by one
+too: most of a ResNet-50 compile is spent there, on one core. :func:`split_functions`
 cuts the planned module into one module per function (``@forward`` and each
 outlined kernel), and :func:`build_functions` runs the stages, the translation to
 LLVM IR, LLVM's optimization and code generation on each of them, in ``jobs``
@@ -70,13 +70,15 @@ def _symbol_uses(op: Operation) -> set[str]:
     return names
 
 
-def split_functions(module: Module) -> list[Module]:
+def split_functions(module: Module, move: bool = False) -> list[Module]:
     """One module per function definition of ``module``, in order (so ``@forward``
     keeps its place), each with what its function refers to: a private
     declaration of every function defined elsewhere, and a copy of every other
     module-level op (globals, declarations). A function called from another module
     becomes public. The modules share ``module``'s weights (the blobs are
-    immutable ``bytes``); ``module`` is not changed.
+    immutable ``bytes``). ``module`` is not changed, unless ``move``: then the
+    function definitions are moved out of it rather than copied (copying
+    ResNet-50's micro-kernels took 1.1 s) and ``module`` is not to be used again.
 
     Returns:
         The modules, ``[module]`` itself when it defines one function or none.
@@ -99,7 +101,9 @@ def split_functions(module: Module) -> list[Module]:
                                                 other.function_type.outputs.data))
             elif other is not None:
                 ops.append(other.clone())
-        own = function.clone()
+        own = function.clone() if not move else function
+        if move:
+            function.detach()
         if name in called_elsewhere:
             own.sym_visibility = None
         ctx = make_context()

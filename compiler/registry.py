@@ -64,6 +64,7 @@ _PASSES: dict[str, str] = {
     "dagc-linalg-generalize": "dagc.lowering.linalg_generalize:LinalgGeneralizePass",
     "dagc-linalg-to-loops": "dagc.lowering.linalg_to_loops:LinalgToLoopsPass",
     "dagc-linalg-to-microkernels": "dagc.lowering.linalg_to_microkernels:LinalgToMicroKernelsPass",
+    "dagc-hoist-kernel-scratch": "dagc.lowering.hoist_kernel_scratch:HoistKernelScratchPass",
     "dagc-parallel-to-threads": "dagc.lowering.parallel_to_threads:ParallelToThreadsPass",
     # -- lowering: std -> llvm --
     "dagc-math-approximation": "dagc.lowering.math_approximation:MathApproximationPass",

@@ -104,7 +104,8 @@ selects AVX-512 (or, on narrower hosts, splits each vector).
 Ops whose operands do not qualify (other element types, a non-unit innermost
 stride, an output whose spatial dims are not contiguous) are left for the loop
 lowering, and so are the elementwise ops that cannot be fused. Place: in the CPU
-pipeline right after `dagc-bufferize` (and `dagc-plan-memory`).
+pipeline right after `dagc-bufferize`, before `dagc-hoist-kernel-scratch` moves the
+scratch buffers allocated here into the callers and `dagc-plan-memory` plans them.
 """
 
 from __future__ import annotations

@@ -212,13 +212,28 @@ _SAME_BASE = (
 the result's type)."""
 
 
-def _footprint(value: SSAValue) -> tuple[Operation, int, int] | None:
+def _noalias_argument(value: SSAValue) -> bool:
+    """Whether `value` is an argument of its `func.func` marked `llvm.noalias` (as
+    `dagc-hoist-kernel-scratch` marks a kernel's scratch): no other argument reaches
+    its bytes, so it is an allocation of its own for the analyses below."""
+    if not isinstance(value, BlockArgument):
+        return False
+    parent = value.block.parent_op()
+    if not isinstance(parent, func.FuncOp) or value.block is not parent.body.blocks.first:
+        return False
+    if parent.arg_attrs is None or value.index >= len(parent.arg_attrs.data):
+        return False
+    return "llvm.noalias" in parent.arg_attrs.data[value.index].data
+
+
+def _footprint(value: SSAValue) -> tuple[Operation | SSAValue, int, int] | None:
     """
-    The allocation (`memref.alloc` / `memref.alloca`) that the memref `value`
-    views, through `_SAME_BASE` views and `memref.view`s at constant byte shifts,
-    and the bytes `[lo, hi)` of it that the elements of `value` lie in; None when
-    `value` is not known to view an allocation (an argument, a global, a dynamic
-    layout or shift, a negative stride).
+    The allocation (`memref.alloc` / `memref.alloca`, or a `llvm.noalias` argument
+    of the function) that the memref `value` views, through `_SAME_BASE` views and
+    `memref.view`s at constant byte shifts, and the bytes `[lo, hi)` of it that the
+    elements of `value` lie in; None when `value` is not known to view an
+    allocation (another argument, a global, a dynamic layout or shift, a negative
+    stride).
     """
     typ = value.type
     if not isinstance(typ, MemRefType):
@@ -233,6 +248,8 @@ def _footprint(value: SSAValue) -> tuple[Operation, int, int] | None:
     last = offset + sum((n - 1) * s for n, s in zip(typ.get_shape(), strides))
     lo, hi = offset * size, (last + 1) * size
     while True:
+        if _noalias_argument(value):
+            return value, lo, hi
         owner = value.owner
         if isinstance(owner, memref.AllocOp | memref.AllocaOp):
             return owner, lo, hi
@@ -246,11 +263,11 @@ def _footprint(value: SSAValue) -> tuple[Operation, int, int] | None:
         value = owner.operands[0]
 
 
-def _reached_allocations(value: SSAValue) -> set[Operation] | None:
-    """The allocations `value` is computed from (e.g. a pointer extracted from a
-    view of one), or None when that is unknown (a value carried or yielded by a
-    region)."""
-    found: set[Operation] = set()
+def _reached_allocations(value: SSAValue) -> set[Operation | SSAValue] | None:
+    """The allocations (ops, or `llvm.noalias` arguments) `value` is computed from
+    (e.g. a pointer extracted from a view of one), or None when that is unknown (a
+    value carried or yielded by a region)."""
+    found: set[Operation | SSAValue] = set()
     pending, seen = [value], set[SSAValue]()
     while pending:
         current = pending.pop()
@@ -264,6 +281,8 @@ def _reached_allocations(value: SSAValue) -> set[Operation] | None:
             if isinstance(owner, memref.AllocOp | memref.AllocaOp):
                 found.add(owner)
             pending.extend(owner.operands)
+        elif _noalias_argument(current):
+            found.add(current)
         elif isinstance(current, BlockArgument) and current.block.parent_op() is not None:
             parent = current.block.parent_op()
             induction = isinstance(parent, scf.ParallelOp) or (
@@ -277,8 +296,9 @@ def _reached_allocations(value: SSAValue) -> set[Operation] | None:
 def _noalias(captured: list[SSAValue]) -> list[bool]:
     """
     Which captured values may be `llvm.noalias` arguments of the outlined function:
-    memrefs whose bytes (`_footprint`, in an allocation of the parent function, so
-    no argument or global of the parent reaches them) no other captured value
+    memrefs whose bytes (`_footprint`, in an allocation of the parent function or
+    a `llvm.noalias` argument of it, so no other argument or global of the parent
+    reaches them) no other captured value
     reaches: no other captured memref's bytes overlap them and no other captured
     value is computed from their allocation. Each thread then reads and writes
     them through the argument alone, and LLVM may reorder and vectorize the
@@ -286,7 +306,7 @@ def _noalias(captured: list[SSAValue]) -> list[bool]:
     before outlining).
     """
     footprints = [_footprint(v) for v in captured]
-    escaped: set[Operation] = set()
+    escaped: set[Operation | SSAValue] = set()
     for value, footprint in zip(captured, footprints, strict=True):
         if footprint is None:
             reached = _reached_allocations(value)

@@ -19,7 +19,8 @@ size, each placed in the smallest gap, between the already placed buffers whose
 intervals intersect its own, that fits it, else after the last of them. Sizes are
 rounded up to the alignment, so every offset is a multiple of it.
 
-The rewrite, when a function has at least two plannable buffers:
+The rewrite, when a function has plannable buffers (one too: the entry's arena
+becomes the workspace that `dagc-entry-workspace` makes of it):
 
     %arena = memref.alloc() {alignment = 64 : i64} : memref<Bxi8>    // block start
     ...
@@ -30,9 +31,7 @@ The rewrite, when a function has at least two plannable buffers:
 
 A function with plannable buffers records `dagc.arena_bytes` (B, the planned peak)
 and `dagc.unplanned_bytes` (the sum of the buffers' sizes rounded up to the
-alignment: what separate allocations take) as i64 attributes; one with a single
-plannable buffer keeps its alloc (an arena would change nothing) and gets the two
-attributes, equal. Allocations inside loops or other nested regions, and those
+alignment: what separate allocations take) as i64 attributes. Allocations inside loops or other nested regions, and those
 that do not qualify, stay as they are; so does a function planned already (with
 `dagc.arena_bytes`), which makes the pass idempotent.
 """
@@ -175,8 +174,6 @@ def plan_function(func: FuncOp, alignment: int = 64) -> None:
     func.attributes[ARENA_BYTES_ATTR] = IntegerAttr(arena_size, i64)
     func.attributes[UNPLANNED_BYTES_ATTR] = IntegerAttr(
         sum(_round_up(b.size, alignment) for b in buffers), i64)
-    if len(buffers) < 2:
-        return
     arena = memref.AllocOp.get(i8, alignment, [arena_size])
     arena.memref.name_hint = "arena"
     Rewriter.insert_op(arena, InsertPoint.at_start(block))

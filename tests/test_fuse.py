@@ -330,6 +330,7 @@ def _compile_linalg(text: str, fuse: bool):
     """Lower a linalg-on-tensors ``@forward`` through the CPU stages that follow
     convert-dag-to-linalg (without dagc-linalg-fuse-elementwise unless ``fuse``);
     return (the IR after that stage, a callable taking inputs then outputs)."""
+    from dagc.lowering.entry_workspace import workspace_bytes
     from dagc.lowering.llvm_to_llvmir import translate_to_llvmir
     from dagc.runtime.cpu import ArgSpec, CpuModule
 
@@ -342,7 +343,12 @@ def _compile_linalg(text: str, fuse: bool):
     cpu = CpuModule(translate_to_llvmir(lowered.op, lowered.ctx))
     specs = [ArgSpec.array(t.get_shape(), "float32")
              for t in (*ftype.inputs.data, *ftype.outputs.data)]
-    return first, cpu.get_function("forward", specs)
+    planned, _ = lower(m, stages[:stages.index("dagc-entry-workspace") + 1])
+    workspace = workspace_bytes(planned.forward)  # the intermediates' arena
+    if not workspace:
+        return first, cpu.get_function("forward", specs)
+    fn = cpu.get_function("forward", [*specs, ArgSpec.array((workspace,), "uint8")])
+    return first, lambda *arrays: fn(*arrays, np.empty(workspace, np.uint8))
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

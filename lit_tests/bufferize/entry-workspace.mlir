@@ -46,15 +46,29 @@ func.func @kernel(%x: memref<16xf32>, %out: memref<16xf32>) {
 
 // -----
 
-// One intermediate: no arena (dagc-plan-memory keeps the alloc), no workspace.
+// One intermediate: its arena is a workspace too, allocated once.
 // CHECK-LABEL: func.func @forward(
-// CHECK-SAME:      %x: memref<16xf32>, %out: memref<16xf32>)
-// CHECK:         memref.alloc() {alignment = 64 : i64} : memref<16xf32>
+// CHECK-SAME:      %x: memref<16xf32>, %out: memref<16xf32>, %workspace: memref<64xi8>)
+// CHECK-SAME:      dagc.workspace_bytes = 64 : i64
+// CHECK-NOT:     memref.alloc
+// CHECK:         memref.view %workspace[%{{.*}}][] : memref<64xi8> to memref<16xf32>
 func.func private @produce(memref<16xf32>, memref<16xf32>)
 func.func @forward(%x: memref<16xf32>, %out: memref<16xf32>) {
   %a = memref.alloc() {alignment = 64 : i64} : memref<16xf32>
   func.call @produce(%x, %a) : (memref<16xf32>, memref<16xf32>) -> ()
   func.call @produce(%a, %out) : (memref<16xf32>, memref<16xf32>) -> ()
   memref.dealloc %a : memref<16xf32>
+  func.return
+}
+
+// -----
+
+// No intermediate: no arena, no workspace.
+// CHECK-LABEL: func.func @forward(
+// CHECK-SAME:      %x: memref<16xf32>, %out: memref<16xf32>)
+// CHECK-NOT:       dagc.workspace_bytes
+func.func private @produce(memref<16xf32>, memref<16xf32>)
+func.func @forward(%x: memref<16xf32>, %out: memref<16xf32>) {
+  func.call @produce(%x, %out) : (memref<16xf32>, memref<16xf32>) -> ()
   func.return
 }
