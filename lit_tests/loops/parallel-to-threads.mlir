@@ -234,3 +234,24 @@ func.func @copies(%x: memref<256x256xf32>) {
   }) : (index, index, index, index, index, index) -> ()
   func.return
 }
+
+// -----
+
+// A llvm.noalias argument of the parent (a kernel's scratch, hoisted by
+// dagc-hoist-kernel-scratch) is an allocation of its own: its captured views are
+// noalias too, unlike the other arguments (%x).
+// CHECK-LABEL: func.func private @scratch_par0(
+// CHECK-SAME:      %begin: index, %end: index, %x: memref<256x256xf32>, %lo: memref<256x256xf32> {llvm.noalias})
+func.func @scratch(%x: memref<256x256xf32>, %scratch: memref<65536xf32> {llvm.noalias}) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c256 = arith.constant 256 : index
+  %lo = memref.reinterpret_cast %scratch to offset: [0], sizes: [256, 256], strides: [256, 1] : memref<65536xf32> to memref<256x256xf32>
+  "scf.parallel"(%c0, %c0, %c256, %c256, %c1, %c1) <{operandSegmentSizes = array<i32: 2, 2, 2, 0>}> ({
+  ^bb0(%i: index, %j: index):
+    %v = memref.load %x[%i, %j] : memref<256x256xf32>
+    memref.store %v, %lo[%i, %j] : memref<256x256xf32>
+    scf.reduce
+  }) : (index, index, index, index, index, index) -> ()
+  func.return
+}
