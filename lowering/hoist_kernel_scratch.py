@@ -10,8 +10,9 @@ project's 2-core host: ResNet-18 at batch 8 took 6,280 page faults and 12 ms of
 system time in each 75 ms call, and a 512x512 GEMM (1 MiB of packed panels) ran at
 half speed in processes where the threshold had not risen.
 
-This pass makes each such buffer an argument of the kernel and allocates it in the
-caller around each call:
+This pass makes each such buffer an argument of the kernel, and gives each caller
+one scratch buffer, as large as the largest scratch of the kernels it calls, of
+which every call passes views:
 
     func.func private @k(%a: memref<...>) {
       %p = memref.alloc() {alignment = 64 : i64} : memref<Nxf32>
@@ -19,46 +20,68 @@ caller around each call:
       memref.dealloc %p : memref<Nxf32>
       func.return
     }
-    func.call @k(%x) : (memref<...>) -> ()
+    func.func @forward(...) { ... func.call @k(%x) ... }
 ->
     func.func private @k(%a: memref<...>, %p: memref<Nxf32> {llvm.noalias}) { ... }
-    %p = memref.alloc() {alignment = 64 : i64} : memref<Nxf32>
-    func.call @k(%x, %p) : (memref<...>, memref<Nxf32>) -> ()
-    memref.dealloc %p : memref<Nxf32>
+    func.func @forward(...) {
+      %scratch = memref.alloc() {alignment = 64 : i64} : memref<Sxi8>
+      ...
+      %p = memref.view %scratch[%c0][] : memref<Sxi8> to memref<Nxf32>
+      func.call @k(%x, %p)
+      ...
+      memref.dealloc %scratch : memref<Sxi8>
+    }
 
-There `dagc-plan-memory` places it in the entry's arena with the other
-intermediates (bytes reused by liveness: a kernel's scratch is live only during
-its call) and `dagc-entry-workspace` makes the arena a workspace that the runtime
-allocates once. The argument is `llvm.noalias`: each call site passes a buffer of
-its own, which no other argument reaches (`dagc-parallel-to-threads` treats it
-as it treated the allocation).
+`dagc-plan-memory` then places the scratch buffer in the entry's arena and
+`dagc-entry-workspace` makes the arena a workspace that the runtime allocates once.
+Every kernel's scratch starts at the same address, as glibc's malloc gave back the
+block just freed: the packed panels of one GEMM are still in the caches when the
+next one packs. (Planned as separate buffers by liveness instead, the scratch
+landed in colder parts of the arena: MobileNetV2 at batch 8 ran 29% slower.) Each
+argument is `llvm.noalias`: the views of one call are disjoint, and no other
+argument reaches the scratch buffer (`dagc-parallel-to-threads` treats it as it
+treated the allocation).
 
 Hoisted: the `memref.alloc`s of a private callee's entry block with a static
-shape and no operands, freed by exactly one `memref.dealloc` in that block. A
-callee that is public, or whose symbol is used other than as the callee of
-`func.call`s, is left as it is.
+shape, the identity layout, no operands and an alignment of at most 64 bytes,
+freed by exactly one `memref.dealloc` in that block. A callee that is public,
+whose symbol is used other than as the callee of `func.call`s, or that is called
+from a function of several blocks, is left as it is.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from math import prod
+
 from xdsl.context import Context
-from xdsl.dialects import func, memref
+from xdsl.dialects import arith, func, memref
 from xdsl.dialects.builtin import (
     ArrayAttr,
     DictionaryAttr,
     FunctionType,
+    IndexType,
+    IntegerAttr,
     MemRefType,
     ModuleOp,
+    NoneAttr,
     SymbolRefAttr,
     UnitAttr,
+    i8,
 )
+from xdsl.ir import SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
+from xdsl.utils.exceptions import DiagnosticException
+
+from dagc.lowering.llvm_types import element_byte_size
 
 NOALIAS = "llvm.noalias"
 """The argument attribute of a hoisted buffer."""
+
+SCRATCH_ALIGNMENT = 64
+"""Bytes: the alignment of the scratch buffer and of each view in it."""
 
 
 def _scratch(callee: func.FuncOp) -> list[tuple[memref.AllocOp, memref.DeallocOp]]:
@@ -71,7 +94,15 @@ def _scratch(callee: func.FuncOp) -> list[tuple[memref.AllocOp, memref.DeallocOp
         if not isinstance(op, memref.AllocOp) or op.operands:
             continue
         typ = op.memref.type
-        if not isinstance(typ, MemRefType) or any(d < 0 for d in typ.get_shape()):
+        if (not isinstance(typ, MemRefType) or any(d < 0 for d in typ.get_shape())
+                or not isinstance(typ.layout, NoneAttr)
+                or not isinstance(typ.memory_space, NoneAttr)
+                or (op.alignment is not None
+                    and op.alignment.value.data > SCRATCH_ALIGNMENT)):
+            continue
+        try:
+            element_byte_size(typ.element_type)
+        except DiagnosticException:
             continue
         deallocs = [u.operation for u in op.memref.uses
                     if isinstance(u.operation, memref.DeallocOp)]
@@ -102,47 +133,77 @@ def _other_uses(module: ModuleOp, names: set[str]) -> set[str]:
     return used
 
 
-def hoist(callee: func.FuncOp, calls: list[func.CallOp]) -> int:
-    """Hoist ``callee``'s scratch into its ``calls``' callers; returns how many
-    buffers were hoisted."""
+def _byte_size(typ: MemRefType) -> int:
+    return prod(typ.get_shape()) * element_byte_size(typ.element_type)
+
+
+def _single_block_caller(call: func.CallOp) -> func.FuncOp | None:
+    """The ``func.func`` holding ``call`` if its body is one block, else None."""
+    caller = call.parent_op()
+    while caller is not None and not isinstance(caller, func.FuncOp):
+        caller = caller.parent_op()
+    if caller is None or len(caller.body.blocks) != 1:
+        return None
+    return caller
+
+
+def hoist(callee: func.FuncOp) -> list[tuple[MemRefType, int]]:
+    """Make ``callee``'s scratch trailing ``llvm.noalias`` arguments; returns their
+    types and byte offsets in the scratch buffer a caller passes views of."""
     scratch = _scratch(callee)
-    if not scratch:
-        return 0
     block = callee.body.block
     n_args = len(block.args)
+    layout, offset = [], 0
     for alloc, dealloc in scratch:
-        argument = block.insert_arg(alloc.memref.type, len(block.args))
+        typ = alloc.memref.type
+        layout.append((typ, offset))
+        offset += -(-_byte_size(typ) // SCRATCH_ALIGNMENT) * SCRATCH_ALIGNMENT
+        argument = block.insert_arg(typ, len(block.args))
         argument.name_hint = alloc.memref.name_hint
         alloc.memref.replace_all_uses_with(argument)
         Rewriter.erase_op(dealloc)
         Rewriter.erase_op(alloc)
-    types = [a.memref.type for a, _ in scratch]
     inputs, outputs = callee.function_type.inputs.data, callee.function_type.outputs.data
-    callee.function_type = FunctionType.from_lists([*inputs, *types], list(outputs))
+    callee.function_type = FunctionType.from_lists(
+        [*inputs, *(t for t, _ in layout)], list(outputs))
     old = callee.arg_attrs.data if callee.arg_attrs is not None else (
         [DictionaryAttr({})] * n_args)
     noalias = DictionaryAttr({NOALIAS: UnitAttr()})
-    callee.arg_attrs = ArrayAttr([*old, *([noalias] * len(scratch))])
-    for call in calls:
-        buffers = []
-        for alloc, _ in scratch:
-            new = alloc.clone()
-            Rewriter.insert_op(new, InsertPoint.before(call))
-            buffers.append(new.memref)
-        replacement = func.CallOp(call.callee, [*call.arguments, *buffers],
-                                  list(call.result_types))
-        replacement.attributes.update(call.attributes)
-        Rewriter.replace_op(call, replacement)
-        after = InsertPoint.after(replacement)  # before the op after the call
-        for buffer in buffers:
-            Rewriter.insert_op(memref.DeallocOp.get(buffer), after)
-    return len(scratch)
+    callee.arg_attrs = ArrayAttr([*old, *([noalias] * len(layout))])
+    return layout
+
+
+def _scratch_buffer(caller: func.FuncOp, size: int) -> SSAValue:
+    """An ``i8`` buffer of ``size`` bytes allocated at the start of ``caller`` and
+    freed before its return."""
+    block = caller.body.block
+    alloc = memref.AllocOp.get(i8, SCRATCH_ALIGNMENT, [size])
+    alloc.memref.name_hint = "scratch"
+    Rewriter.insert_op(alloc, InsertPoint.at_start(block))
+    assert block.last_op is not None
+    Rewriter.insert_op(memref.DeallocOp.get(alloc.memref), InsertPoint.before(block.last_op))
+    return alloc.memref
+
+
+def _pass_views(call: func.CallOp, scratch: SSAValue,
+                layout: list[tuple[MemRefType, int]]) -> None:
+    """Replace ``call`` by one passing views of ``scratch`` at ``layout``'s offsets."""
+    views = []
+    for typ, offset in layout:
+        shift = arith.ConstantOp(IntegerAttr(offset, IndexType()))
+        view = memref.ViewOp(scratch, shift, [], typ)
+        Rewriter.insert_op([shift, view], InsertPoint.before(call))
+        views.append(view.result)
+    replacement = func.CallOp(call.callee, [*call.arguments, *views], list(call.result_types))
+    replacement.attributes.update(call.attributes)
+    Rewriter.replace_op(call, replacement)
 
 
 @dataclass(frozen=True)
 class HoistKernelScratchPass(ModulePass):
-    """Scratch buffers of private kernels -> allocations of their callers (see the
-    module docstring). Idempotent: a hoisted kernel has no scratch left."""
+    """Scratch buffers of private kernels -> views of one scratch buffer of their
+    callers (see the module docstring). Idempotent: a hoisted kernel has no
+    scratch left."""
 
     name = "dagc-hoist-kernel-scratch"
 
@@ -152,6 +213,18 @@ class HoistKernelScratchPass(ModulePass):
                    and f.sym_visibility.data == "private" and f.body.blocks}
         blocked = _other_uses(op, set(callees))
         calls = _calls(op)
+        sites: list[tuple[func.CallOp, func.FuncOp, list[tuple[MemRefType, int]]]] = []
         for name, callee in callees.items():
-            if name not in blocked and name in calls:
-                hoist(callee, calls[name])
+            callers = [_single_block_caller(c) for c in calls.get(name, [])]
+            if (name in blocked or not callers or None in callers
+                    or not _scratch(callee)):
+                continue
+            layout = hoist(callee)
+            sites += [(c, caller, layout) for c, caller in zip(calls[name], callers)]
+        sizes: dict[func.FuncOp, int] = {}
+        for _, caller, layout in sites:
+            typ, offset = layout[-1]
+            sizes[caller] = max(sizes.get(caller, 0), offset + _byte_size(typ))
+        buffers = {caller: _scratch_buffer(caller, size) for caller, size in sizes.items()}
+        for call, caller, layout in sites:
+            _pass_views(call, buffers[caller], layout)

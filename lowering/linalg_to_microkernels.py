@@ -677,14 +677,14 @@ def _dead_after(root: SSAValue, op: Operation) -> bool:
 
 def _unchanged(value: SSAValue, start: Operation, end: Operation) -> bool:
     """Whether nothing writes ``value``'s memory between ``start`` and ``end`` (of
-    one block): only ops without memory effects, deallocs, and linalg fills and
-    generics writing other memory lie between."""
+    one block): only ``_inert`` ops, deallocs, and linalg fills and generics
+    writing other memory lie between."""
     root = _root(value)
     op = start.next_op
     while op is not end:
         if op is None:
             return False
-        if not (is_side_effect_free(op) and not op.regions) and not (
+        if not _inert(op) and not (
             isinstance(op, GenericOp | FillOp | memref.DeallocOp)
             and _root(op.operands[-1]) is not root
         ):
@@ -764,11 +764,20 @@ def _operands(op: GenericOp | FillOp, kernel: Operation,
     return operands
 
 
+def _inert(op: Operation) -> bool:
+    """Whether ``op`` touches no memory that exists before it: an op without memory
+    effects or regions (views, constants, index arithmetic), or a fresh
+    ``memref.alloc`` (this pass runs before ``dagc-plan-memory`` turns those into
+    views)."""
+    if isinstance(op, memref.AllocOp):
+        return not op.operands
+    return is_side_effect_free(op) and not op.regions
+
+
 def effect_before(op: Operation) -> Operation | None:
-    """The op before ``op`` in its block past ops without memory effects or
-    regions (views, constants, index arithmetic), or None."""
+    """The op before ``op`` in its block past ``_inert`` ops, or None."""
     prev = op.prev_op
-    while prev is not None and is_side_effect_free(prev) and not prev.regions:
+    while prev is not None and _inert(prev):
         prev = prev.prev_op
     return prev
 
@@ -779,11 +788,11 @@ class Fusion:
     index space ``(batch..., row, column)`` of shape ``space``:
 
     - ``init``: an all-parallel ``linalg.fill`` or ``linalg.generic`` right
-      before the kernel (past ops without memory effects) that writes every
+      before the kernel (past ``_inert`` ops) that writes every
       element of C without reading it (zeros, a bias broadcast per channel): the
       first ``k`` block starts its accumulators from it instead of loading C;
     - ``stages``, the epilogue: the all-parallel ``linalg.generic`` ops after the
-      kernel (past deallocs and ops without memory effects) that read C at every
+      kernel (past deallocs and ``_inert`` ops) that read C at every
       element, in place or into another buffer D when C is dead after them
       (``dest``: where the last one writes); the last ``k`` block applies them to
       its accumulators before it stores them (into ``dest``).
@@ -818,8 +827,7 @@ class Fusion:
             if isinstance(op, GenericOp):
                 if not fusion._absorb(op, kernel, read_roots, rewriter):
                     break
-            elif not (isinstance(op, memref.DeallocOp)
-                      or (is_side_effect_free(op) and not op.regions)):
+            elif not (isinstance(op, memref.DeallocOp) or _inert(op)):
                 break
             op = op.next_op
         return fusion
@@ -1742,9 +1750,7 @@ def _split_multiplicands(op: GenericOp, rewriter: PatternRewriter) -> GenericOp 
     maps = [m.data for m in op.get_indexing_maps()]
     loops = op.get_static_loop_ranges()
     out_root = _root(op.outputs[0])
-    anchor = op.prev_op
-    while anchor is not None and is_side_effect_free(anchor) and not anchor.regions:
-        anchor = anchor.prev_op
+    anchor = effect_before(op)
     if not (isinstance(anchor, GenericOp | FillOp) and _root(anchor.outputs[0]) is out_root):
         anchor = op
     inputs: list[tuple[SSAValue, AffineMap]] = []

@@ -106,10 +106,12 @@ def _live_intervals(func: FuncOp):
 
 
 def _arena_views(func: FuncOp):
-    """(byte offset, byte size) of each memref.view of the arena, in order."""
+    """(byte offset, byte size) of each memref.view of the arena (the block's
+    first op), in order: not the views of a buffer in it (the kernels' scratch)."""
     views = []
-    for op in func.body.blocks[0].ops:
-        if isinstance(op, memref.ViewOp):
+    block = func.body.blocks[0]
+    for op in block.ops:
+        if isinstance(op, memref.ViewOp) and op.source.owner is block.first_op:
             shift = op.byte_shift.owner
             assert isinstance(shift, arith.ConstantOp)
             t = op.result.type
@@ -144,8 +146,12 @@ def test_resnet18_small_buffers_are_planned_without_overlap():
                        for op in func.body.blocks[0].ops)
         checked.append(func.sym_name.data)
         if func.sym_name.data == "forward":
-            # 68 activations of ResNet-18 share a few buffers' worth of memory.
-            assert len(views) > 60 and arena * 4 < unplanned
+            # 68 activations of ResNet-18 share a few buffers' worth of memory;
+            # the kernels' scratch buffer (dagc-hoist-kernel-scratch) is live
+            # throughout, beside them.
+            (scratch,) = [op.result.type.get_shape()[0] for op in func.body.blocks[0].ops
+                          if isinstance(op, memref.ViewOp) and op.result.name_hint == "scratch"]
+            assert len(views) > 60 and (arena - scratch) * 4 < unplanned - scratch
     # Only the entry has an arena: the kernels' scratch (the max-pool's padded
     # input and window, the packed panels) was hoisted into it.
     assert checked == ["forward"]

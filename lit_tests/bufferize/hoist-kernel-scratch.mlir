@@ -5,28 +5,33 @@
 // RUN: dag-opt %s --split-input-file -p dagc-hoist-kernel-scratch,dagc-plan-memory,dagc-entry-workspace | filecheck %s --check-prefix=PLAN
 
 // A kernel's top-level scratch (as the micro-kernels allocate packed panels)
-// becomes a noalias argument; each call site allocates it around the call. The
-// alloc inside the loop (per iteration) stays.
+// becomes noalias arguments; the caller allocates one scratch buffer for all its
+// calls and passes views of it at the same offsets to each. The alloc inside the
+// loop (one per iteration) stays.
 // CHECK-LABEL: func.func private @kernel(
 // CHECK-SAME:      %x: memref<16xf32>, %out: memref<16xf32>, %packed: memref<256xf32> {llvm.noalias}, %slots: memref<64xf32> {llvm.noalias})
 // CHECK-NOT:     memref.dealloc %packed
 // CHECK:         scf.for
 // CHECK-NEXT:      %inner = memref.alloc()
 // CHECK-LABEL: func.func @forward(
-// CHECK:         %[[P1:.*]] = memref.alloc() {alignment = 64 : i64} : memref<256xf32>
-// CHECK-NEXT:    %[[S1:.*]] = memref.alloc() {alignment = 64 : i64} : memref<64xf32>
+// CHECK-NEXT:    %scratch = memref.alloc() {alignment = 64 : i64} : memref<1280xi8>
+// CHECK:         %[[O1:.*]] = arith.constant 0 : index
+// CHECK-NEXT:    %[[P1:.*]] = memref.view %scratch[%[[O1]]][] : memref<1280xi8> to memref<256xf32>
+// CHECK-NEXT:    %[[O2:.*]] = arith.constant 1024 : index
+// CHECK-NEXT:    %[[S1:.*]] = memref.view %scratch[%[[O2]]][] : memref<1280xi8> to memref<64xf32>
 // CHECK-NEXT:    func.call @kernel(%x, %a, %[[P1]], %[[S1]])
-// CHECK-NEXT:    memref.dealloc %[[P1]]
-// CHECK-NEXT:    memref.dealloc %[[S1]]
-// CHECK:         %[[P2:.*]] = memref.alloc() {alignment = 64 : i64} : memref<256xf32>
-// CHECK-NEXT:    %[[S2:.*]] = memref.alloc() {alignment = 64 : i64} : memref<64xf32>
-// CHECK-NEXT:    func.call @kernel(%a, %out, %[[P2]], %[[S2]])
+// CHECK:         memref.view %scratch
+// CHECK:         memref.view %scratch
+// CHECK-NEXT:    func.call @kernel(%a, %out, %{{.*}}, %{{.*}})
+// CHECK:         memref.dealloc %scratch
+// CHECK-NEXT:    func.return
 
-// The two calls' scratch share the workspace's bytes with nothing live at once.
+// With the planning: the scratch buffer is in the workspace, with %a.
 // PLAN-LABEL: func.func @forward(
 // PLAN-SAME:      %workspace: memref<1344xi8>)
 // PLAN-SAME:      dagc.workspace_bytes = 1344 : i64
 // PLAN-NOT:     memref.alloc
+// PLAN:         %scratch = memref.view %workspace
 // PLAN:         func.call @kernel(%x, %a, %{{.*}}, %{{.*}})
 // PLAN:         func.call @kernel(%a, %out, %{{.*}}, %{{.*}})
 func.func private @kernel(%x: memref<16xf32>, %out: memref<16xf32>) {
@@ -55,12 +60,16 @@ func.func @forward(%x: memref<16xf32>, %out: memref<16xf32>) {
 
 // -----
 
-// Left alone: a public kernel (another module may call it), and one whose symbol
-// is used other than by a call; a buffer the kernel returns (never freed).
+// Left alone: a public kernel (another module may call it), one whose symbol is
+// used other than by a call, one called from a function of several blocks; a
+// buffer the kernel returns (never freed).
 // CHECK-LABEL: func.func @public_kernel(
 // CHECK-SAME:      %x: memref<16xf32>)
 // CHECK-NEXT:    %p = memref.alloc()
 // CHECK-LABEL: func.func private @referenced(
+// CHECK-SAME:      %x: memref<16xf32>)
+// CHECK-NEXT:    %p = memref.alloc()
+// CHECK-LABEL: func.func private @branchy_callee(
 // CHECK-SAME:      %x: memref<16xf32>)
 // CHECK-NEXT:    %p = memref.alloc()
 // CHECK-LABEL: func.func private @returns(
@@ -76,6 +85,18 @@ func.func private @referenced(%x: memref<16xf32>) {
   %p = memref.alloc() {alignment = 64 : i64} : memref<16xf32>
   "test.op"(%x, %p) : (memref<16xf32>, memref<16xf32>) -> ()
   memref.dealloc %p : memref<16xf32>
+  func.return
+}
+func.func private @branchy_callee(%x: memref<16xf32>) {
+  %p = memref.alloc() {alignment = 64 : i64} : memref<16xf32>
+  "test.op"(%x, %p) : (memref<16xf32>, memref<16xf32>) -> ()
+  memref.dealloc %p : memref<16xf32>
+  func.return
+}
+func.func @branchy(%x: memref<16xf32>) {
+  cf.br ^next
+^next:
+  func.call @branchy_callee(%x) : (memref<16xf32>) -> ()
   func.return
 }
 func.func private @returns(%x: memref<16xf32>) -> memref<16xf32> {

@@ -12,20 +12,23 @@
 
 // 5 x 6 outputs: 3 x 3 tiles, masks of 3 tiles and of 6 output columns; the
 // output's fifth row (OH odd) is the first row of the last row of tiles, after
-// the loop over the two whole ones.
+// the loop over the two whole ones. The zero-padded copy of x is folded away: the
+// input transform reads x, and the padding's zeros are shifted into the vectors
+// (the first column of tiles starts one column left of x).
 // CHECK-LABEL: func.func @winograd_relu
 // CHECK-NOT:     linalg.generic
+// CHECK-NOT:     memref.copy
 // CHECK:         scf.for %[[C:.*]] = %{{.*}} to %{{.*}} step
-// CHECK:           scf.for %[[TY:.*]] = %{{.*}} to %{{.*}} step
-// CHECK:             %[[TILES:.*]] = llvm.mlir.constant(dense<[true, true, true, false, false, false, false, false, false, false, false, false, false, false, false, false]> : vector<16xi1>)
-// CHECK:             %[[EVERY_OTHER:.*]] = llvm.mlir.constant(dense<[true, false, true, false, true, false, false, {{.*}}]> : vector<32xi1>)
-// CHECK:             %[[ROW:.*]] = llvm.intr.masked.load %{{.*}}, %[[EVERY_OTHER]], %{{.*}} : (!llvm.ptr, vector<32xi1>, vector<32xf32>) -> vector<32xf32>
-// CHECK-NEXT:        llvm.shufflevector %[[ROW]], %[[ROW]] [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30] : vector<32xf32>
-// CHECK-COUNT-15:    llvm.shufflevector %{{.*}} [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30] : vector<32xf32>
-// CHECK-NOT:         arith.mulf
-// CHECK:             arith.subf %{{.*}} : vector<16xf32>
-// CHECK-COUNT-16:    llvm.intr.masked.store %{{.*}}, %{{.*}}, %[[TILES]] {alignment = 4 : i32} : vector<16xf32>, vector<16xi1> into !llvm.ptr
-// CHECK-NOT:         llvm.intr.masked.store
+// CHECK:           "memref.extract_aligned_pointer_as_index"(%x)
+// CHECK:           %[[TILES:.*]] = llvm.mlir.constant(dense<[true, true, true, false, false, false, false, false, false, false, false, false, false, false, false, false]> : vector<16xi1>)
+// CHECK:           %[[LEFT:.*]] = llvm.mlir.constant(dense<[true, false, true, false, false, {{.*}}]> : vector<32xi1>)
+// CHECK:           %[[ROW:.*]] = llvm.intr.masked.load %{{.*}}, %[[LEFT]], %{{.*}} : (!llvm.ptr, vector<32xi1>, vector<32xf32>) -> vector<32xf32>
+// CHECK-NEXT:      %[[EVEN:.*]] = llvm.shufflevector %[[ROW]], %[[ROW]] [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30] : vector<32xf32>
+// CHECK-NEXT:      %[[ZERO:.*]] = llvm.mlir.constant(dense<0.000000e+00> : vector<16xf32>)
+// CHECK-NEXT:      llvm.shufflevector %[[EVEN]], %[[ZERO]] [16, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14] : vector<16xf32>
+// CHECK-NOT:       arith.mulf
+// CHECK:           arith.subf %{{.*}} : vector<16xf32>
+// CHECK-COUNT-16:  llvm.intr.masked.store %{{.*}}, %{{.*}}, %[[TILES]] {alignment = 4 : i32} : vector<16xf32>, vector<16xi1> into !llvm.ptr
 // CHECK:         llvm.intr.fma
 // CHECK:         scf.for %[[F:.*]] = %{{.*}} to %{{.*}} step
 // CHECK:           "memref.extract_aligned_pointer_as_index"(%b)
