@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -291,8 +292,9 @@ class VulkanProgram:
     call); dagc's weights are read-only.
 
     Raises ValueError for a wrong resident argument, VulkanError (and
-    SPIRVValidationError) as :meth:`VulkanRuntime.run` does. Not safe to call
-    from two threads at once; :meth:`release` frees its device objects.
+    SPIRVValidationError) as :meth:`VulkanRuntime.run` does. Calls from several
+    threads take turns (one staging buffer, one command buffer); :meth:`release`
+    frees its device objects.
     """
 
     def __init__(
@@ -304,6 +306,7 @@ class VulkanProgram:
     ):
         vk, device = rt.vk, rt.device
         self.rt, self.table = rt, table
+        self._lock = threading.Lock()
         resident = dict(resident or {})
         args = [i for i, b in enumerate(table.buffers) if b.argument is not None]
         args.sort(key=lambda i: table.buffers[i].argument)  # type: ignore[arg-type, return-value]
@@ -346,7 +349,7 @@ class VulkanProgram:
                 None,
             )
         except BaseException:
-            self.release()
+            self._release()
             raise
         rt._programs.add(self)
 
@@ -490,14 +493,17 @@ class VulkanProgram:
         if len(inputs) != len(self.streamed):
             raise ValueError(f"expected {len(self.streamed)} inputs, got {len(inputs)}")
         arrays = [_as_buffer_array(table, i, x) for i, x in zip(self.streamed, inputs)]
-        for arr, offset in zip(arrays, self.in_offsets):
-            self.staging.write(offset, arr)
-        vk.vkResetFences(device, 1, [self.fence])
-        self.rt._submit(self.command, self.fence)
-        return [
-            self.readback.read(offset, table.buffers[i].dtype, table.buffers[i].shape)
-            for i, offset in zip(table.results, self.out_offsets)
-        ]
+        with self._lock:
+            if self.command is None:
+                raise VulkanError("the program was released")
+            for arr, offset in zip(arrays, self.in_offsets):
+                self.staging.write(offset, arr)
+            vk.vkResetFences(device, 1, [self.fence])
+            self.rt._submit(self.command, self.fence)
+            return [
+                self.readback.read(offset, table.buffers[i].dtype, table.buffers[i].shape)
+                for i, offset in zip(table.results, self.out_offsets)
+            ]
 
     def kernel_seconds(self) -> list[float]:
         """Seconds each dispatch of the last call took on the device, in order
@@ -522,7 +528,12 @@ class VulkanProgram:
         return [float(t) for t in np.diff(ticks) * self.rt.timestamp_period * 1e-9]
 
     def release(self) -> None:
-        """Free the buffers, descriptor sets, command buffer and fence (idempotent)."""
+        """Free the buffers, descriptor sets, command buffer and fence (idempotent;
+        waits for a call in progress)."""
+        with self._lock:
+            self._release()
+
+    def _release(self) -> None:
         rt = self.rt
         if rt.device is None:
             return

@@ -587,6 +587,22 @@ def test_prepared_program_keeps_resident_arguments(runtime):
 
 
 @needs_vulkan
+def test_a_program_called_from_several_threads(runtime):
+    """Calls from several threads take turns: each gets its own inputs' result."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    table = compile_loops(elementwise("arith.addf", True))
+    y = RNG.uniform(-3, 3, (3, 50)).astype(np.float32)
+    program = runtime.prepare(table, {1: y})
+    xs = [np.full((3, 50), i, np.float32) for i in range(24)]
+    with ThreadPoolExecutor(4) as pool:
+        outs = list(pool.map(lambda x: program([x, np.zeros((3, 50), np.float32)])[0], xs))
+    for x, out in zip(xs, outs):
+        np.testing.assert_allclose(out, x + y, rtol=1e-6)
+    program.release()
+
+
+@needs_vulkan
 def test_closing_the_runtime_releases_its_programs():
     table = compile_loops(elementwise("arith.addf", True))
     with VulkanRuntime() as rt:
