@@ -9,8 +9,9 @@ warm-up also builds the compute pipelines), PyTorch eager's latency on the same
 input in the same run (and the ratio; on a CUDA machine also eager on the GPU,
 input copied in and output copied back as dagc's call does), and the largest
 absolute difference from torch's output. ``--profile`` adds the kernels taking
-the most device time, from Vulkan timestamp queries. On lavapipe (Mesa's CPU Vulkan driver) the kernels run on the
-CPU cores: expect seconds per call, not a GPU's milliseconds.
+the most device time, from Vulkan timestamp queries. On lavapipe (Mesa's CPU
+Vulkan driver) the kernels run on the CPU cores: expect seconds per call, not a
+GPU's milliseconds.
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ The CPU pipeline (``dag-to-llvm``), one registered pass per stage::
                             with AVX-512/AVX2 micro-kernels (llvm vector ops) and
                             their fused epilogues, direct depthwise conv; the rest
                             stays linalg
-    dagc-hoist-kernel-scratch  the kernels' scratch (packed panels) -> buffers their
-                            caller allocates around each call
+    dagc-hoist-kernel-scratch  the kernels' scratch (packed panels) -> arguments: views
+                            of one scratch buffer of their caller
     dagc-plan-memory        each function's intermediates in one arena, reused by
                             liveness (greedy by size)
     dagc-entry-workspace    the entry's arena -> a workspace the runtime allocates once

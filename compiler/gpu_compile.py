@@ -100,7 +100,8 @@ class VulkanExecutable:
     outputs: list[TensorSpec]
     device: str | None = None
     kind: str = KIND
-    _program: Any = field(default=None, init=False, repr=False, compare=False)
+    _program: VulkanProgram | None = field(default=None, init=False, repr=False,
+                                           compare=False)
 
     @property
     def kernels(self) -> int:

@@ -101,7 +101,7 @@ def split_functions(module: Module, move: bool = False) -> list[Module]:
                                                 other.function_type.outputs.data))
             elif other is not None:
                 ops.append(other.clone())
-        own = function.clone() if not move else function
+        own = function if move else function.clone()
         if move:
             function.detach()
         if name in called_elsewhere:

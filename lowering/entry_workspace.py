@@ -2,8 +2,9 @@
 `dagc-entry-workspace`).
 
 Runs after `dagc-plan-memory`. The arena of `@forward`, the entry point, holds every
-intermediate of a call, and is as large as the model's largest live set (48 MiB for
-MobileNetV2 at batch 8). Allocated and freed by each call, a block that large comes
+intermediate of a call and the kernels' scratch buffer (`dagc-hoist-kernel-scratch`),
+and is as large as the model's largest live set (48 MiB for MobileNetV2 at batch 8,
+before the scratch joined it). Allocated and freed by each call, a block that large comes
 from `mmap` and goes back to the system every time (glibc's mmap threshold, which
 otherwise follows the sizes freed, stops at 32 MiB on 64-bit hosts), so each call
 first touches fresh pages: 11,800 page faults and 29 ms of system time a call on

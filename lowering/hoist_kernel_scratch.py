@@ -112,26 +112,19 @@ def _scratch(callee: func.FuncOp) -> list[tuple[memref.AllocOp, memref.DeallocOp
     return found
 
 
-def _calls(module: ModuleOp) -> dict[str, list[func.CallOp]]:
-    """The ``func.call``s of the module by callee name."""
+def _uses(module: ModuleOp, names: set[str]) -> tuple[dict[str, list[func.CallOp]], set[str]]:
+    """The ``func.call``s of ``names`` by callee, and those of ``names`` referred to
+    otherwise (a symbol reference among another op's attributes or properties)."""
     calls: dict[str, list[func.CallOp]] = {}
+    other: set[str] = set()
     for op in module.walk():
         if isinstance(op, func.CallOp):
             calls.setdefault(op.callee.string_value(), []).append(op)
-    return calls
-
-
-def _other_uses(module: ModuleOp, names: set[str]) -> set[str]:
-    """Those of ``names`` referred to by anything but a ``func.call``'s callee
-    (a symbol reference among another op's attributes or properties)."""
-    used: set[str] = set()
-    for op in module.walk():
-        if isinstance(op, func.CallOp | func.FuncOp):
-            continue
-        for value in (*op.attributes.values(), *op.properties.values()):
-            if isinstance(value, SymbolRefAttr) and value.string_value() in names:
-                used.add(value.string_value())
-    return used
+        elif not isinstance(op, func.FuncOp):
+            for value in (*op.attributes.values(), *op.properties.values()):
+                if isinstance(value, SymbolRefAttr) and value.string_value() in names:
+                    other.add(value.string_value())
+    return calls, other
 
 
 def _byte_size(typ: MemRefType) -> int:
@@ -148,10 +141,11 @@ def _single_block_caller(call: func.CallOp) -> func.FuncOp | None:
     return caller
 
 
-def hoist(callee: func.FuncOp) -> list[tuple[MemRefType, int]]:
-    """Make ``callee``'s scratch trailing ``llvm.noalias`` arguments; returns their
-    types and byte offsets in the scratch buffer a caller passes views of."""
-    scratch = _scratch(callee)
+def hoist(callee: func.FuncOp, scratch: list[tuple[memref.AllocOp, memref.DeallocOp]]
+          ) -> list[tuple[MemRefType, int]]:
+    """Make ``scratch`` (``_scratch(callee)``) trailing ``llvm.noalias`` arguments of
+    ``callee``; returns their types and byte offsets in the scratch buffer a caller
+    passes views of."""
     block = callee.body.block
     n_args = len(block.args)
     layout, offset = [], 0
@@ -212,15 +206,14 @@ class HoistKernelScratchPass(ModulePass):
         callees = {f.sym_name.data: f for f in op.body.ops
                    if isinstance(f, func.FuncOp) and f.sym_visibility is not None
                    and f.sym_visibility.data == "private" and f.body.blocks}
-        blocked = _other_uses(op, set(callees))
-        calls = _calls(op)
+        calls, blocked = _uses(op, set(callees))
         sites: list[tuple[func.CallOp, func.FuncOp, list[tuple[MemRefType, int]]]] = []
         for name, callee in callees.items():
             callers = [_single_block_caller(c) for c in calls.get(name, [])]
-            if (name in blocked or not callers or None in callers
-                    or not _scratch(callee)):
+            scratch = _scratch(callee)
+            if name in blocked or not callers or None in callers or not scratch:
                 continue
-            layout = hoist(callee)
+            layout = hoist(callee, scratch)
             sites += [(c, caller, layout) for c, caller in zip(calls[name], callers)]
         sizes: dict[func.FuncOp, int] = {}
         for _, caller, layout in sites:

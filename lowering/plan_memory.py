@@ -31,9 +31,10 @@ becomes the workspace that `dagc-entry-workspace` makes of it):
 
 A function with plannable buffers records `dagc.arena_bytes` (B, the planned peak)
 and `dagc.unplanned_bytes` (the sum of the buffers' sizes rounded up to the
-alignment: what separate allocations take) as i64 attributes. Allocations inside loops or other nested regions, and those
-that do not qualify, stay as they are; so does a function planned already (with
-`dagc.arena_bytes`), which makes the pass idempotent.
+alignment: what separate allocations take) as i64 attributes. Allocations inside
+loops or other nested regions, and those that do not qualify, stay as they are; so
+does a function planned already (with `dagc.arena_bytes`), which makes the pass
+idempotent.
 """
 
 from __future__ import annotations

@@ -50,7 +50,7 @@ from xdsl.dialects.linalg.ops import FillOp, GenericOp
 from xdsl.ir import Block, BlockArgument, Operation, SSAValue
 from xdsl.ir.affine import AffineMap
 from xdsl.pattern_rewriter import PatternRewriter, RewritePattern, op_type_rewrite_pattern
-from xdsl.traits import SymbolTable, is_side_effect_free
+from xdsl.traits import SymbolTable
 
 from dagc.dialects.dag import WINOGRAD_AT, WINOGRAD_BT
 from dagc.lowering.dag_to_linalg import WINOGRAD_INPUT_MAPS, WINOGRAD_OUTPUT_MAPS
@@ -64,6 +64,7 @@ from dagc.lowering.linalg_to_microkernels import (
     _Builder,
     _Contraction,
     _first,
+    _inert,
     _layout,
     _load,
     _Matrix,
@@ -424,8 +425,7 @@ class _Groups:
         op = first.next_op
         while op is not None and not (steps and isinstance(steps[-1], GenericOp)
                                       and _OutputTransform.of(steps[-1]) is not None):
-            if not (isinstance(op, memref.AllocOp | memref.DeallocOp)
-                    or (is_side_effect_free(op) and not op.regions)):
+            if not (_inert(op) or isinstance(op, memref.DeallocOp)):
                 steps.append(op)
             op = op.next_op
         if len(steps) not in (3, 4) or not all(isinstance(s, GenericOp) for s in steps[1:]):

@@ -369,12 +369,8 @@ class VulkanProgram:
 
             def record(command: Any) -> None:
                 for i, offset in zip(order, offsets):
-                    region = vk.VkBufferCopy(
-                        srcOffset=offset, dstOffset=0, size=max(arrays[i].nbytes, 4)
-                    )
-                    vk.vkCmdCopyBuffer(
-                        command, staging.buffer, self.buffers[i].buffer, 1, [region]
-                    )
+                    _copy(vk, command, staging, self.buffers[i], self.buffers[i].size,
+                          src_offset=offset)
 
             self.rt._submit_once(record)
         finally:
@@ -438,12 +434,8 @@ class VulkanProgram:
             vk.VkCommandBufferBeginInfo(sType=vk.VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO),
         )
         for i, offset in zip(self.streamed, self.in_offsets):
-            region = vk.VkBufferCopy(
-                srcOffset=offset, dstOffset=0, size=self.buffers[i].size
-            )
-            vk.vkCmdCopyBuffer(
-                command, self.staging.buffer, self.buffers[i].buffer, 1, [region]
-            )
+            _copy(vk, command, self.staging, self.buffers[i], self.buffers[i].size,
+                  src_offset=offset)
         for i, spec in enumerate(table.buffers):
             if spec.argument is None and spec.constant is None:  # a temporary
                 vk.vkCmdFillBuffer(command, self.buffers[i].buffer, 0, self.buffers[i].size, 0)
@@ -468,12 +460,8 @@ class VulkanProgram:
                 vk.vkCmdWriteTimestamp(command, compute, self.queries, n + 1)
         _barrier(vk, command, compute, transfer, write, vk.VK_ACCESS_TRANSFER_READ_BIT)
         for i, offset in zip(table.results, self.out_offsets):
-            region = vk.VkBufferCopy(
-                srcOffset=0, dstOffset=offset, size=self.buffers[i].size
-            )
-            vk.vkCmdCopyBuffer(
-                command, self.buffers[i].buffer, self.readback.buffer, 1, [region]
-            )
+            _copy(vk, command, self.buffers[i], self.readback, self.buffers[i].size,
+                  dst_offset=offset)
         _barrier(vk, command, transfer, vk.VK_PIPELINE_STAGE_HOST_BIT,
                  vk.VK_ACCESS_TRANSFER_WRITE_BIT, vk.VK_ACCESS_HOST_READ_BIT)
         vk.vkEndCommandBuffer(command)
@@ -488,8 +476,6 @@ class VulkanProgram:
         dispatches do not finish within 60 s or after :meth:`release`.
         """
         vk, device, table = self.rt.vk, self.rt.device, self.table
-        if self.command is None:
-            raise VulkanError("the program was released")
         if len(inputs) != len(self.streamed):
             raise ValueError(f"expected {len(self.streamed)} inputs, got {len(inputs)}")
         arrays = [_as_buffer_array(table, i, x) for i, x in zip(self.streamed, inputs)]
@@ -552,6 +538,13 @@ class VulkanProgram:
         self.buffers, self.staging, self.readback = [], None, None
         self.pool = self.command = self.fence = self.queries = None
         rt._programs.discard(self)
+
+
+def _copy(vk: Any, command: Any, src: _Buffer, dst: _Buffer, size: int,
+          src_offset: int = 0, dst_offset: int = 0) -> None:
+    """Record a copy of ``size`` bytes from ``src`` to ``dst`` at the byte offsets."""
+    region = vk.VkBufferCopy(srcOffset=src_offset, dstOffset=dst_offset, size=size)
+    vk.vkCmdCopyBuffer(command, src.buffer, dst.buffer, 1, [region])
 
 
 def _barrier(vk: Any, command: Any, src_stage: int, dst_stage: int,
@@ -796,9 +789,6 @@ class VulkanRuntime:
         on device limits or a dispatch that does not finish in 60 s. To run a
         table many times, :meth:`prepare` it once instead.
         """
-        n_args = sum(b.argument is not None for b in table.buffers)
-        if len(inputs) != n_args:
-            raise ValueError(f"expected {n_args} inputs, got {len(inputs)}")
         program = self.prepare(table)
         try:
             return program(inputs)

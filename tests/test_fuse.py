@@ -339,12 +339,13 @@ def _compile_linalg(text: str, fuse: bool):
     stages = CPU_STAGES[CPU_STAGES.index("convert-dag-to-linalg") + 1:]
     stages = tuple(s for s in stages if fuse or s != "dagc-linalg-fuse-elementwise")
     first, _ = lower(m, stages[:1])
-    lowered, _ = lower(m, stages)
+    split = stages.index("dagc-entry-workspace") + 1
+    planned, _ = lower(m, stages[:split])
+    workspace = workspace_bytes(planned.forward)  # the intermediates' arena
+    lowered, _ = lower(planned, stages[split:])
     cpu = CpuModule(translate_to_llvmir(lowered.op, lowered.ctx))
     specs = [ArgSpec.array(t.get_shape(), "float32")
              for t in (*ftype.inputs.data, *ftype.outputs.data)]
-    planned, _ = lower(m, stages[:stages.index("dagc-entry-workspace") + 1])
-    workspace = workspace_bytes(planned.forward)  # the intermediates' arena
     if not workspace:
         return first, cpu.get_function("forward", specs)
     fn = cpu.get_function("forward", [*specs, ArgSpec.array((workspace,), "uint8")])
