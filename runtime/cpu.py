@@ -183,7 +183,7 @@ class CompiledFunction:
             )
         if not value.flags.c_contiguous:
             raise ValueError(f"{self.name}: argument {index} must be C-contiguous")
-        return value.ctypes.data
+        return address(value)
 
     def __call__(self, *values: Any) -> Any:
         """
@@ -203,8 +203,26 @@ class CompiledFunction:
         ]
         return self._function(*c_args)
 
+    def unchecked(self, *values: Any) -> Any:
+        """Run the function on raw arguments, checking nothing: an int address
+        (:func:`address`) for each array argument, a Python scalar for each scalar
+        one. The caller keeps the arrays alive and guarantees their specs (a wrong
+        shape is an out-of-bounds access, not an error)."""
+        return self._function(*values)
+
     def __repr__(self) -> str:
         return f"CompiledFunction({self.name!r}, {self.args}, {self.result})"
+
+
+def address(array: np.ndarray) -> int:
+    """The address of the data of a C-contiguous numpy `array`, for
+    `CompiledFunction.unchecked`: through the buffer protocol (about 0.3 us) when
+    the array is writable and not empty, else numpy's ctypes interface (about
+    1.1 us; read-only arrays, e.g. of ``np.frombuffer(bytes)``, and empty ones)."""
+    try:
+        return ctypes.addressof(ctypes.c_char.from_buffer(array))
+    except (TypeError, ValueError, BufferError):
+        return array.ctypes.data
 
 
 _libm_loaded = False

@@ -97,6 +97,8 @@ class Program:
     output_ids: list[int]
     subgraphs: list[Subgraph]
     steps: list[Step]
+    _dtypes: list[np.dtype] | None = field(default=None, init=False, repr=False)
+    """The inputs' dtypes, made by the first call."""
 
     def __call__(self, *inputs: Any) -> Any:
         """Run the model on torch tensors or numpy arrays (outputs of the same kind).
@@ -106,11 +108,17 @@ class Program:
         """
         if len(inputs) != len(self.inputs):
             raise ValueError(f"the model takes {len(self.inputs)} inputs, got {len(inputs)}")
-        as_torch = any(type(x).__module__.startswith("torch") for x in inputs)
+        if self._dtypes is None:
+            self._dtypes = [np.dtype(spec.dtype) for spec in self.inputs]
+        as_torch = False
         env: dict[int, np.ndarray] = {}
-        for i, (x, spec) in enumerate(zip(inputs, self.inputs)):
-            a = x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
-            if tuple(a.shape) != spec.shape or str(a.dtype) != spec.dtype:
+        for i, (x, spec, dtype) in enumerate(zip(inputs, self.inputs, self._dtypes)):
+            if hasattr(x, "detach"):  # a torch tensor
+                as_torch = True
+                a = x.numpy(force=True)
+            else:
+                a = np.asarray(x)
+            if a.shape != spec.shape or a.dtype != dtype:
                 raise ValueError(f"input {i} must be {spec.dtype}{list(spec.shape)}, "
                                  f"got {a.dtype}{list(a.shape)}")
             env[i] = np.ascontiguousarray(a)
@@ -185,26 +193,52 @@ class CpuExecutable:
     """Host object files (``CpuModule.emit_object``), loaded together."""
     kind: str = "llvm-object"
     workspace_bytes: int = 0
-    _workspace: np.ndarray | None = field(default=None, init=False, repr=False)
+    _workspace: tuple[np.ndarray, int] | None = field(default=None, init=False, repr=False)
+    """The shared workspace and its address, made by the first call."""
+    _fixed: tuple | None = field(default=None, init=False, repr=False)
+    """``address``, the input and output dtypes and the weights' addresses, taken by
+    the first call."""
     _workspace_lock: threading.Lock = field(default_factory=threading.Lock, init=False,
                                             repr=False)
 
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        outs = [np.empty(o.shape, dtype=o.dtype) for o in self.outputs]
-        args = [np.ascontiguousarray(a) for a in inputs]
-        weights = [self.weight_arrays[h] for h in self.weight_handles]
+        """Run the subgraph: its inputs in, new output arrays out. The arguments go
+        to the native code as addresses (``CompiledFunction.unchecked``); the
+        weights' and the workspace's are taken once.
+
+        Raises:
+            ValueError: wrong number, shape or dtype of inputs.
+        """
+        if len(inputs) != len(self.inputs):
+            raise ValueError(f"the subgraph takes {len(self.inputs)} inputs, got {len(inputs)}")
+        if self._fixed is None:
+            from dagc.runtime.cpu import address
+
+            self._fixed = (address, [np.dtype(s.dtype) for s in self.inputs],
+                           [np.dtype(s.dtype) for s in self.outputs],
+                           [address(self.weight_arrays[h]) for h in self.weight_handles])
+        address, in_dtypes, out_dtypes, weights = self._fixed
+        args = [np.ascontiguousarray(a) for a in inputs]  # alive until the call returns
+        for i, (a, spec, dtype) in enumerate(zip(args, self.inputs, in_dtypes)):
+            if a.shape != spec.shape or a.dtype != dtype:
+                raise ValueError(f"input {i} must be {spec.dtype}{list(spec.shape)}, "
+                                 f"got {a.dtype}{list(a.shape)}")
+        outs = [np.empty(o.shape, dtype) for o, dtype in zip(self.outputs, out_dtypes)]
+        pointers = [*map(address, args), *weights, *map(address, outs)]
         if not self.workspace_bytes:
-            self.fn(*args, *weights, *outs)
+            self.fn.unchecked(*pointers)
             return outs
         if self._workspace_lock.acquire(blocking=False):
             try:
                 if self._workspace is None:
-                    self._workspace = _aligned_bytes(self.workspace_bytes)
-                self.fn(*args, *weights, *outs, self._workspace)
+                    workspace = _aligned_bytes(self.workspace_bytes)
+                    self._workspace = (workspace, address(workspace))
+                self.fn.unchecked(*pointers, self._workspace[1])
             finally:
                 self._workspace_lock.release()
         else:  # another thread's call holds the shared workspace
-            self.fn(*args, *weights, *outs, _aligned_bytes(self.workspace_bytes))
+            workspace = _aligned_bytes(self.workspace_bytes)
+            self.fn.unchecked(*pointers, address(workspace))
         return outs
 
     def weights(self) -> dict[str, np.ndarray]:

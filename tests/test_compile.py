@@ -60,6 +60,38 @@ def test_numpy_inputs_give_numpy_outputs_and_bad_inputs_are_refused():
         compiled(np.zeros((1, 3, 8, 8), np.float32))
 
 
+def test_inputs_passed_by_address_read_only_strided_or_wrong():
+    """The CPU executable passes arrays to the native code as addresses, checked
+    once by itself: a read-only input (no writable buffer: numpy's address is the
+    fallback) and a transposed, non-contiguous one (copied first) give torch's
+    answer; a wrong shape or dtype is a ValueError, not an out-of-bounds read."""
+    from dagc.runtime.cpu import address
+    from dagc.runtime.executor import CpuExecutable
+
+    torch.manual_seed(0)
+    a, b = torch.randn(24, 40), torch.randn(40, 24)
+    compiled = dagc.compile(_MatMul(), (a, b))
+    read_only = np.frombuffer(a.numpy().tobytes(), np.float32).reshape(24, 40)
+    assert not read_only.flags.writeable and address(read_only) == read_only.ctypes.data
+    strided = np.ascontiguousarray(b.numpy().T).T
+    assert not strided.flags.c_contiguous
+    np.testing.assert_allclose(compiled(read_only, strided), (a @ b).numpy(), rtol=1e-4,
+                               atol=1e-4)
+    (executable,) = [sg.executable for sg in compiled.program.subgraphs]
+    assert isinstance(executable, CpuExecutable)
+    with pytest.raises(ValueError, match=r"input 1 must be float32\[40, 24\]"):
+        executable.run([a.numpy(), b.numpy().T])
+    with pytest.raises(ValueError, match=r"input 0 must be float32.*got float64"):
+        executable.run([a.numpy().astype(np.float64), b.numpy()])
+    with pytest.raises(ValueError, match="takes 2 inputs"):
+        executable.run([a.numpy()])
+
+
+class _MatMul(torch.nn.Module):
+    def forward(self, a, b):
+        return a @ b
+
+
 def test_artifact_runs_in_a_fresh_process(tmp_path):
     model, inputs = get_model("resnet18_small")
     compiled = dagc.compile(model, inputs)

@@ -219,11 +219,11 @@ def test_entry_arena_is_a_workspace_allocated_once(tmp_path):
                      if isinstance(sg.executable, CpuExecutable)]
     assert executable.workspace_bytes == compiled.memory.arena_bytes > 0
     compiled(x)
-    first = executable._workspace
-    assert first is not None and first.nbytes == executable.workspace_bytes
-    assert first.ctypes.data % WORKSPACE_ALIGNMENT == 0
+    first, at = executable._workspace
+    assert first.nbytes == executable.workspace_bytes
+    assert at == first.ctypes.data and at % WORKSPACE_ALIGNMENT == 0
     compiled(torch.randn(1, 3, 8, 8))
-    assert executable._workspace is first
+    assert executable._workspace[0] is first
 
     inputs = [torch.randn(1, 3, 8, 8) for _ in range(8)]
     with torch.no_grad():
