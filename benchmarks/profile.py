@@ -10,8 +10,11 @@ with its own buffers (random normal inputs, zeroed out-parameters). Each kernel'
 median time over ``--runs`` calls is multiplied by the number of calls the entry
 makes to it. The table lists, per kernel: the op kinds it holds, its calls, the time
 per call and in total (ms), its share of the sum, its FLOPs per call and achieved
-GFLOP/s (FLOPs as :func:`dagc.stats` counts them: 2 per MAC). The whole entry is
-timed too; entry minus the sum of kernels is the time spent between kernels
+GFLOP/s (FLOPs as :func:`dagc.stats` counts them: 2 per MAC: a Winograd
+convolution's are the direct convolution's, 2.25x the multiplies it does) and that
+rate as a share of the FMA peak of the threads the kernels use, measured in the
+same run (:func:`dagc.benchmarks.gemm.measured_peak`, before and after the kernels,
+the larger kept). The whole entry is timed too; entry minus the sum of kernels is the time spent between kernels
 (allocation of intermediates, calls, cold caches).
 """
 
@@ -24,18 +27,19 @@ import numpy as np
 
 
 def _kernel_rows(model_name: str, batch: int, runs: int):
-    """``(rows, entry ms)``; a row is ``(kernel, ops, calls, ms per call, flops)``."""
+    """``(rows, entry ms, peak GFLOP/s)``; a row is ``(kernel, ops, calls, ms per
+    call, flops)``."""
     from xdsl.dialects.func import CallOp, FuncOp
 
     import dagc
-    from dagc.benchmarks.gemm import median_seconds
+    from dagc.benchmarks.gemm import measured_peak, median_seconds
     from dagc.compiler import compile as compile_module
     from dagc.compiler.compile import CPU_STAGES, HOISTED, hoist_entry, lower
     from dagc.dialects import dag
     from dagc.examples.models import get_model
     from dagc.lowering.llvm_to_llvmir import translate_to_llvmir
     from dagc.passes.analysis import op_cost
-    from dagc.runtime.cpu import CpuModule, specs_from_signature
+    from dagc.runtime.cpu import CpuModule, get_num_threads, specs_from_signature
 
     model, inputs = get_model(model_name)
     model.eval()
@@ -69,6 +73,7 @@ def _kernel_rows(model_name: str, batch: int, runs: int):
     lowered, _ = lower(bufferized, CPU_STAGES[CPU_STAGES.index("dagc-bufferize") + 1:])
     cpu = CpuModule(translate_to_llvmir(lowered.op, lowered.ctx))
 
+    peak = measured_peak(get_num_threads())
     rng = np.random.default_rng(0)
     rows = []
     for name, count in calls.items():
@@ -78,11 +83,12 @@ def _kernel_rows(model_name: str, batch: int, runs: int):
                 else s.dtype.type(1) for s in specs]
         seconds = median_seconds(lambda: fn(*args), runs, 2)
         rows.append((name, kinds[name], count, seconds * 1e3, flops[name]))
+    peak = max(peak, measured_peak(get_num_threads()))
 
     compiled = dagc.compile(model, inputs)
     xs = [x.numpy() for x in inputs]
     entry_ms = median_seconds(lambda: compiled(*xs), runs, 3) * 1e3
-    return rows, entry_ms
+    return rows, entry_ms, peak
 
 
 def main(argv=None) -> None:
@@ -92,20 +98,21 @@ def main(argv=None) -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--top", type=int, default=25, help="rows to print")
     args = parser.parse_args(argv)
-    rows, entry_ms = _kernel_rows(args.model, args.batch, args.runs)
+    rows, entry_ms, peak = _kernel_rows(args.model, args.batch, args.runs)
     total = sum(count * ms for _, _, count, ms, _ in rows)
     rows.sort(key=lambda r: -r[2] * r[3])
     print(f"{args.model}, batch {args.batch}: {len(rows)} kernels, sum of kernels "
-          f"{total:.2f} ms, whole model {entry_ms:.2f} ms")
+          f"{total:.2f} ms, whole model {entry_ms:.2f} ms; FMA peak {peak:.0f} GFLOP/s")
     print(f"{'ops':<40} {'calls':>5} {'ms/call':>8} {'ms':>7} {'share':>6} "
-          f"{'MFLOP':>8} {'GFLOP/s':>8}")
+          f"{'MFLOP':>8} {'GFLOP/s':>8} {'%peak':>6}")
     by_kind: Counter[str] = Counter()
     for name, kinds, count, ms, flops in rows:
         by_kind[kinds.split("+")[0]] += count * ms
     for name, kinds, count, ms, flops in rows[: args.top]:
         rate = flops / (ms * 1e6) if ms else 0.0
         print(f"{kinds[:40]:<40} {count:>5} {ms:>8.3f} {count * ms:>7.2f} "
-              f"{count * ms / total:>6.1%} {flops / 1e6:>8.1f} {rate:>8.1f}")
+              f"{count * ms / total:>6.1%} {flops / 1e6:>8.1f} {rate:>8.1f} "
+              f"{rate / peak:>6.1%}")
     print("\nby leading op kind:")
     for kind, ms in by_kind.most_common():
         print(f"  {kind:<24} {ms:>7.2f} ms {ms / total:>6.1%}")

@@ -26,8 +26,13 @@ def test_profile_accounts_for_every_kernel(capsys):
     out = capsys.readouterr().out
     kernels = int(re.search(r"(\d+) kernels", out).group(1))
     table = out.split("by leading op kind:")[0].splitlines()[2:]
-    assert len([line for line in table if line.strip()]) == kernels
+    rows = [line.split() for line in table if line.strip()]
+    assert len(rows) == kernels
     assert "conv2d" in out
+    peak = float(re.search(r"FMA peak (\d+) GFLOP/s", out).group(1))
+    for row in rows:  # %peak is GFLOP/s over the peak of the same run
+        assert float(row[-1].rstrip("%")) == pytest.approx(
+            100 * float(row[-2]) / peak, rel=0.02, abs=0.2)
 
 
 def test_gemm_rows(capsys):
