@@ -14,8 +14,8 @@ GFLOP/s (FLOPs as :func:`dagc.stats` counts them: 2 per MAC: a Winograd
 convolution's are the direct convolution's, 2.25x the multiplies it does) and that
 rate as a share of the FMA peak of the threads the kernels use, measured in the
 same run (:func:`dagc.benchmarks.gemm.measured_peak`, before and after the kernels,
-the larger kept). The whole entry is timed too; entry minus the sum of kernels is the time spent between kernels
-(allocation of intermediates, calls, cold caches).
+the larger kept). The whole entry is timed too; entry minus the sum of kernels is
+the time spent between kernels (allocation of intermediates, calls, cold caches).
 """
 
 from __future__ import annotations

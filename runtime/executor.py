@@ -18,10 +18,10 @@ crossing, which is what the artifact and the reports show.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
@@ -176,6 +176,18 @@ def cpu_arg_specs(inputs: Sequence[TensorSpec], weights: Sequence[np.ndarray],
     return specs
 
 
+class _CallPlan(NamedTuple):
+    """What a :class:`CpuExecutable`'s calls share: ``dagc.runtime.cpu.address``
+    (imported once: an import statement costs about 1 us a call), the inputs' and
+    outputs' dtypes, and the weights' addresses (the arrays are the executable's,
+    fixed)."""
+
+    address: Callable[[np.ndarray], int]
+    in_dtypes: list[np.dtype]
+    out_dtypes: list[np.dtype]
+    weights: list[int]
+
+
 @dataclass
 class CpuExecutable:
     """Native code of one subgraph: ``fn(inputs..., weights..., outputs...)``, and
@@ -195,9 +207,8 @@ class CpuExecutable:
     workspace_bytes: int = 0
     _workspace: tuple[np.ndarray, int] | None = field(default=None, init=False, repr=False)
     """The shared workspace and its address, made by the first call."""
-    _fixed: tuple | None = field(default=None, init=False, repr=False)
-    """``address``, the input and output dtypes and the weights' addresses, taken by
-    the first call."""
+    _plan: _CallPlan | None = field(default=None, init=False, repr=False)
+    """What every call passes or checks alike, made by the first call."""
     _workspace_lock: threading.Lock = field(default_factory=threading.Lock, init=False,
                                             repr=False)
 
@@ -211,13 +222,13 @@ class CpuExecutable:
         """
         if len(inputs) != len(self.inputs):
             raise ValueError(f"the subgraph takes {len(self.inputs)} inputs, got {len(inputs)}")
-        if self._fixed is None:
+        if self._plan is None:
             from dagc.runtime.cpu import address
 
-            self._fixed = (address, [np.dtype(s.dtype) for s in self.inputs],
-                           [np.dtype(s.dtype) for s in self.outputs],
-                           [address(self.weight_arrays[h]) for h in self.weight_handles])
-        address, in_dtypes, out_dtypes, weights = self._fixed
+            self._plan = _CallPlan(address, [np.dtype(s.dtype) for s in self.inputs],
+                                   [np.dtype(s.dtype) for s in self.outputs],
+                                   [address(self.weight_arrays[h]) for h in self.weight_handles])
+        address, in_dtypes, out_dtypes, weights = self._plan
         args = [np.ascontiguousarray(a) for a in inputs]  # alive until the call returns
         for i, (a, spec, dtype) in enumerate(zip(args, self.inputs, in_dtypes)):
             if a.shape != spec.shape or a.dtype != dtype:
