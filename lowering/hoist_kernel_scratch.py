@@ -47,13 +47,14 @@ Hoisted: the `memref.alloc`s of a private callee's entry block with a static
 shape, the identity layout, no operands and an alignment of at most 64 bytes,
 freed by exactly one `memref.dealloc` in that block. A callee that is public,
 whose symbol is used other than as the callee of `func.call`s, or that is called
-from a function of several blocks, is left as it is.
+from a function of several blocks or from inside another op's region (a loop's
+iterations, which an `scf.parallel` runs at once, would share one buffer), is left
+as it is.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 from math import prod
 
 from xdsl.context import Context
@@ -76,10 +77,7 @@ from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 from xdsl.utils.exceptions import DiagnosticException
 
-from dagc.lowering.llvm_types import element_byte_size
-
-NOALIAS = "llvm.noalias"
-"""The argument attribute of a hoisted buffer."""
+from dagc.lowering.llvm_types import NOALIAS, element_byte_size
 
 SCRATCH_ALIGNMENT = 64
 """Bytes: the alignment of the scratch buffer and of each view in it."""
@@ -131,12 +129,12 @@ def _byte_size(typ: MemRefType) -> int:
     return prod(typ.get_shape()) * element_byte_size(typ.element_type)
 
 
-def _single_block_caller(call: func.CallOp) -> func.FuncOp | None:
-    """The ``func.func`` holding ``call`` if its body is one block, else None."""
+def _caller(call: func.CallOp) -> func.FuncOp | None:
+    """The ``func.func`` whose body is one block holding ``call`` itself, else None
+    (a call in a loop's body may run while another iteration's call does, in an
+    ``scf.parallel``: their scratch would be one buffer)."""
     caller = call.parent_op()
-    while caller is not None and not isinstance(caller, func.FuncOp):
-        caller = caller.parent_op()
-    if caller is None or len(caller.body.blocks) != 1:
+    if not isinstance(caller, func.FuncOp) or len(caller.body.blocks) != 1:
         return None
     return caller
 
@@ -209,7 +207,7 @@ class HoistKernelScratchPass(ModulePass):
         calls, blocked = _uses(op, set(callees))
         sites: list[tuple[func.CallOp, func.FuncOp, list[tuple[MemRefType, int]]]] = []
         for name, callee in callees.items():
-            callers = [_single_block_caller(c) for c in calls.get(name, [])]
+            callers = [_caller(c) for c in calls.get(name, [])]
             scratch = _scratch(callee)
             if name in blocked or not callers or None in callers or not scratch:
                 continue

@@ -51,6 +51,11 @@ from dagc.lowering.pattern_dispatch import apply_patterns
 INDEX_TYPE = i64
 """The llvm type that `index` lowers to."""
 
+NOALIAS = "llvm.noalias"
+"""The argument attribute saying no other argument reaches a memref argument's
+bytes (`dagc-hoist-kernel-scratch`'s scratch, `dagc-parallel-to-threads`'s
+captures); `dagc-func-to-llvm` keeps it and LLVM reads it."""
+
 
 def convert_type(typ: Attribute) -> Attribute:
     """

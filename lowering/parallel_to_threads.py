@@ -61,7 +61,7 @@ from xdsl.rewriter import InsertPoint, Rewriter
 from xdsl.traits import SymbolTable, is_side_effect_free
 from xdsl.utils.exceptions import DiagnosticException, PassFailedException
 
-from dagc.lowering.llvm_types import element_byte_size, strided_layout
+from dagc.lowering.llvm_types import NOALIAS, element_byte_size, strided_layout
 from dagc.lowering.pattern_dispatch import apply_patterns
 
 PARALLEL_ATTR = "dagc.parallel"
@@ -223,7 +223,7 @@ def _noalias_argument(value: SSAValue) -> bool:
         return False
     if parent.arg_attrs is None or value.index >= len(parent.arg_attrs.data):
         return False
-    return "llvm.noalias" in parent.arg_attrs.data[value.index].data
+    return NOALIAS in parent.arg_attrs.data[value.index].data
 
 
 def _footprint(value: SSAValue) -> tuple[Operation | SSAValue, int, int] | None:
@@ -414,7 +414,7 @@ def _outline(loop: scf.ParallelOp, trips: list[int], name: str) -> func.FuncOp:
     for nested in loop_bodies:
         nested.add_op(scf.YieldOp())
 
-    noalias = DictionaryAttr({"llvm.noalias": UnitAttr()})
+    noalias = DictionaryAttr({NOALIAS: UnitAttr()})
     outlined = func.FuncOp(
         name,
         FunctionType.from_lists([a.type for a in block.args], []),

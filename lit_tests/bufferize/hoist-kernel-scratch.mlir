@@ -61,7 +61,8 @@ func.func @forward(%x: memref<16xf32>, %out: memref<16xf32>) {
 // -----
 
 // Left alone: a public kernel (another module may call it), one whose symbol is
-// used other than by a call, one called from a function of several blocks; a
+// used other than by a call, one called from a function of several blocks, one
+// called inside an scf.parallel (its iterations' calls would share one buffer); a
 // buffer the kernel returns (never freed).
 // CHECK-LABEL: func.func @public_kernel(
 // CHECK-SAME:      %x: memref<16xf32>)
@@ -72,6 +73,12 @@ func.func @forward(%x: memref<16xf32>, %out: memref<16xf32>) {
 // CHECK-LABEL: func.func private @branchy_callee(
 // CHECK-SAME:      %x: memref<16xf32>)
 // CHECK-NEXT:    %p = memref.alloc()
+// CHECK-LABEL: func.func private @looped_callee(
+// CHECK-SAME:      %x: memref<16xf32>)
+// CHECK-NEXT:    %p = memref.alloc()
+// CHECK-LABEL: func.func @looped(
+// CHECK-NOT:     memref.view
+// CHECK:         func.call @looped_callee(%x) :
 // CHECK-LABEL: func.func private @returns(
 // CHECK-SAME:      %x: memref<16xf32>) -> memref<16xf32>
 // CHECK-NEXT:    %p = memref.alloc()
@@ -97,6 +104,23 @@ func.func @branchy(%x: memref<16xf32>) {
   cf.br ^next
 ^next:
   func.call @branchy_callee(%x) : (memref<16xf32>) -> ()
+  func.return
+}
+func.func private @looped_callee(%x: memref<16xf32>) {
+  %p = memref.alloc() {alignment = 64 : i64} : memref<16xf32>
+  "test.op"(%x, %p) : (memref<16xf32>, memref<16xf32>) -> ()
+  memref.dealloc %p : memref<16xf32>
+  func.return
+}
+func.func @looped(%x: memref<16xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  "scf.parallel"(%c0, %c4, %c1) <{operandSegmentSizes = array<i32: 1, 1, 1, 0>}> ({
+  ^bb0(%i: index):
+    func.call @looped_callee(%x) : (memref<16xf32>) -> ()
+    scf.reduce
+  }) : (index, index, index) -> ()
   func.return
 }
 func.func private @returns(%x: memref<16xf32>) -> memref<16xf32> {
